@@ -1,0 +1,84 @@
+"""The application factory: reads like a table of contents of init_* calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from opsadmin import config as config_module
+from opsadmin.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=None, instance_relative_config=False)
+    app.config.update(config_module.load_config(config))
+    init_database(app)
+    init_audit(app)
+    init_auth(app)
+    init_api(app)
+    init_admin(app)
+    init_jobs(app)
+    init_commands(app)
+    return app
+
+
+def init_database(app: Flask) -> None:
+    import opsadmin.models  # noqa: F401  (every table registered before the first query)
+    from opsadmin.db import install_sqlite_pragmas
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            install_sqlite_pragmas(db.engine)
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def init_audit(app: Flask) -> None:
+    from opsadmin.audit.service import install_audit_hook
+
+    install_audit_hook()
+
+
+def init_auth(app: Flask) -> None:
+    from opsadmin.auth.console import init_console_auth
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    init_console_auth(app)
+
+
+def init_api(app: Flask) -> None:
+    from opsadmin.api import init_api as _init_api
+
+    _init_api(app)
+
+
+def init_admin(app: Flask) -> None:
+    from opsadmin.admin import init_admin as _init_admin
+
+    _init_admin(app)
+
+
+def init_jobs(app: Flask) -> None:
+    from opsadmin.jobs import init_jobs as _init_jobs
+
+    _init_jobs(app)
+
+
+def init_commands(app: Flask) -> None:
+    from opsadmin.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,201 @@
+"""Audit trail: one session-level hook records every create/update/delete, from any surface.
+
+The actor of the current request or job is held in a context variable; the API, the console and
+the jobs set it. Events are added to the same session, so they commit (or roll back) with the change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, attributes
+
+from opsadmin.audit.models import AuditEvent
+
+# Columns whose values never go into the audit log (secrets), or add nothing to it.
+REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_hash"}
+SKIPPED = {"created_at", "updated_at", "html", "text", "csv", "png", "figures", "response_body"}
+# Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
+UNAUDITED = {
+    "audit_event",
+    "console_session",
+    "login_failure",
+    "idempotency_record",
+    "staff_location",
+    "user_region",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str  # user | api_key | system | anonymous
+    id: int | None = None
+    label: str = "system"
+    ip: str = ""
+
+
+SYSTEM = Actor("system", None, "system")
+_current_actor: contextvars.ContextVar[Actor] = contextvars.ContextVar("actor", default=SYSTEM)
+
+
+def current_actor() -> Actor:
+    return _current_actor.get()
+
+
+def set_actor(actor: Actor) -> contextvars.Token:
+    return _current_actor.set(actor)
+
+
+@contextlib.contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    token = _current_actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _current_actor.reset(token)
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    entity: str = "",
+    entity_id: Any = "",
+    detail: str = "",
+    changes: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> AuditEvent:
+    """Add an explicit audit event (login, view, export, sent …) to the session's transaction."""
+    actor = actor or current_actor()
+    audit_event = AuditEvent(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id if entity_id is not None else ""),
+        detail=detail,
+        changes=changes,
+        ip=actor.ip,
+    )
+    session.add(audit_event)
+    return audit_event
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def _column_changes(obj: Any, *, new: bool) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    mapper = sa.inspect(obj).mapper
+    for attr in mapper.column_attrs:
+        key = attr.key
+        if key in SKIPPED:
+            continue
+        history = attributes.get_history(obj, key)
+        if new:
+            value = getattr(obj, key)
+            if value is None:
+                continue
+            changes[key] = "<redacted>" if key in REDACTED else _plain(value)
+        elif history.has_changes():
+            if key in REDACTED:
+                changes[key] = "<changed>"
+                continue
+            old = history.deleted[0] if history.deleted else None
+            changes[key] = [_plain(old), _plain(getattr(obj, key))]
+    return changes
+
+
+def _relationship_changes(obj: Any) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for rel in sa.inspect(obj).mapper.relationships:
+        if rel.secondary is None:
+            continue  # plain relationships show up as their foreign-key columns
+        history = attributes.get_history(obj, rel.key)
+        if history.has_changes():
+            changes[rel.key] = {
+                "added": [str(x) for x in history.added],
+                "removed": [str(x) for x in history.deleted],
+            }
+    return changes
+
+
+def _entity_id(obj: Any) -> str:
+    identity = sa.inspect(obj).identity
+    if identity:
+        return ",".join(str(part) for part in identity)
+    return ""
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    actor = current_actor()
+    pending: list[tuple[Any, str, dict[str, Any]]] = []
+    for obj in list(session.new):
+        if obj.__table__.name not in UNAUDITED:
+            pending.append((obj, "create", _column_changes(obj, new=True)))
+    for obj in list(session.dirty):
+        if obj.__table__.name in UNAUDITED or not session.is_modified(obj):
+            continue
+        changes = _column_changes(obj, new=False) | _relationship_changes(obj)
+        if changes:
+            pending.append((obj, "update", changes))
+    for obj in list(session.deleted):
+        if obj.__table__.name not in UNAUDITED:
+            pending.append((obj, "delete", {"was": str(obj)}))
+    for obj, action, changes in pending:
+        audit_event = AuditEvent(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            action=action,
+            entity=type(obj).__name__,
+            entity_id=_entity_id(obj),
+            changes=changes,
+            ip=actor.ip,
+        )
+        session.add(audit_event)
+        if action == "create":
+            # The id of a new row is known only after the flush: fill it in then.
+            session.info.setdefault("audit_new", []).append((audit_event, obj))
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    created = session.info.pop("audit_new", [])
+    for audit_event, obj in created:
+        entity_id = _entity_id(obj)
+        if entity_id and audit_event.entity_id != entity_id:
+            # A direct UPDATE keeps this out of another flush cycle.
+            session.execute(
+                sa.update(AuditEvent)
+                .where(AuditEvent.id == audit_event.id)
+                .values(entity_id=entity_id)
+            )
+            attributes.set_committed_value(audit_event, "entity_id", entity_id)
+
+
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop("audit_new", None)
+
+
+def install_audit_hook(session_class: Any = Session) -> None:
+    """Listen on every session of ``session_class`` (idempotent)."""
+    if not event.contains(session_class, "before_flush", _before_flush):
+        event.listen(session_class, "before_flush", _before_flush)
+        event.listen(session_class, "after_flush", _after_flush)
+        event.listen(session_class, "after_soft_rollback", _after_rollback)

@@ -1,0 +1,131 @@
+"""Configuration: defaults → environment (OPSADMIN_*, DATABASE_URL, REDIS_URL, SMTP_*) → test mapping."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(os.environ.get("OPSADMIN_INSTANCE_DIR", Path.cwd() / "instance"))
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "SECRET_KEY": None,
+    "SQLALCHEMY_DATABASE_URI": None,  # None → SQLite file in the instance folder
+    "REDIS_URL": None,  # None → jobs run in-process, rate limits in memory
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "MAIL_FROM": "opsadmin@localhost",
+    "OPSADMIN_BASE_URL": "http://127.0.0.1:5000",
+    "OPSADMIN_OUTBOX_DIR": None,  # None → instance/outbox
+    "OPSADMIN_CREDENTIAL_WARNING_DAYS": 60,
+    "OPSADMIN_FOLLOW_UP_DAYS": 14,
+    "OPSADMIN_STALLED_RECEIVED_DAYS": 7,
+    "OPSADMIN_STALLED_CONSULTED_DAYS": 14,
+    "OPSADMIN_STALLED_APPROVED_DAYS": 14,
+    "OPSADMIN_FOLLOW_UP_WINDOW_DAYS": 7,
+    "OPSADMIN_FUNNEL_DAYS": 90,
+    "OPSADMIN_IDEMPOTENCY_HOURS": 72,
+    "OPSADMIN_API_RATE_LIMIT": "600 per minute",
+    "OPSADMIN_LOGIN_MAX_FAILURES": 10,
+    "OPSADMIN_LOGIN_WINDOW_MINUTES": 15,
+    "OPSADMIN_IDLE_TIMEOUT_MINUTES": 30,
+    "OPSADMIN_ABSOLUTE_TIMEOUT_HOURS": 12,
+    "OPSADMIN_REQUIRE_TOTP": True,
+    "OPSADMIN_REPORT_JOB_TIMEOUT": 600,
+    "OPSADMIN_STUCK_RUN_MINUTES": 30,
+    "OPSADMIN_EXPORT_MAX_ROWS": 10000,
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    "JSON_SORT_KEYS": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "API_TITLE": "opsadmin",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+}
+
+_TYPES = {bool: lambda v: v.lower() in ("1", "true", "yes", "on"), int: int}
+
+
+def _from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if environ.get("DATABASE_URL"):
+        found["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
+    plain = ["SECRET_KEY", "REDIS_URL", "MAIL_FROM"] + [
+        k for k in DEFAULTS if k.startswith("SMTP_")
+    ]
+    for key in plain + [k for k in DEFAULTS if k.startswith("OPSADMIN_")] + ["ENV"]:
+        env_key = "OPSADMIN_ENV" if key == "ENV" else key
+        if environ.get(env_key) in (None, ""):
+            continue
+        default = DEFAULTS.get(key)
+        convert = _TYPES.get(type(default), str)
+        found[key] = convert(environ[env_key])
+    return found
+
+
+def _normalise_database_url(url: str) -> str:
+    # Hosted PostgreSQL URLs often say postgres:// or postgresql://; we speak psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(overrides: dict[str, Any] | None = None, environ=None) -> dict[str, Any]:
+    """Return the app's configuration mapping; ``overrides`` (tests) win over the environment."""
+    config = dict(DEFAULTS)
+    config.update(_from_environment(os.environ if environ is None else environ))
+    config.update(overrides or {})
+    instance = Path(config.get("INSTANCE_DIR") or INSTANCE_DIR)
+    config["INSTANCE_DIR"] = str(instance)
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'opsadmin.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if not config["OPSADMIN_OUTBOX_DIR"]:
+        config["OPSADMIN_OUTBOX_DIR"] = str(instance / "outbox")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
+    _require_secret_key(config)
+    return config
+
+
+def _engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+        connect_args.setdefault("check_same_thread", False)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    return options
+
+
+def _require_secret_key(config: dict[str, Any]) -> None:
+    if config.get("SECRET_KEY"):
+        return
+    if config["ENV"] in ("development", "test") or config.get("TESTING"):
+        config["SECRET_KEY"] = _development_secret(Path(config["INSTANCE_DIR"]))
+        return
+    raise RuntimeError(
+        "SECRET_KEY must be set outside development (environment variable SECRET_KEY)"
+    )
+
+
+def _development_secret(instance: Path) -> str:
+    """A per-checkout random key kept in the instance folder, so development sessions survive restarts."""
+    import secrets
+
+    path = instance / "dev-secret.json"
+    try:
+        return json.loads(path.read_text())["secret_key"]
+    except (OSError, ValueError, KeyError):
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(json.dumps({"secret_key": key}))
+        return key

@@ -1,0 +1,50 @@
+"""Every feature's models in one import, for Alembic and the shell. Defines nothing."""
+
+from opsadmin.audit.models import AuditEvent
+from opsadmin.auth.models import (
+    ApiKey,
+    ConsoleSession,
+    IdempotencyRecord,
+    LoginFailure,
+    User,
+    user_region,
+)
+from opsadmin.bookings.models import Appointment
+from opsadmin.locations.models import (
+    Location,
+    LocationClosure,
+    OpeningHours,
+    Region,
+    SiteRegistration,
+)
+from opsadmin.referrals.models import Referral, ReferralEvent, Screening
+from opsadmin.reports.models import ReportDelivery, ReportRun
+from opsadmin.rooms.models import Room, RoomClosure
+from opsadmin.staff.models import Credential, CredentialRule, StaffMember, staff_location
+
+__all__ = [
+    "ApiKey",
+    "Appointment",
+    "AuditEvent",
+    "ConsoleSession",
+    "Credential",
+    "CredentialRule",
+    "IdempotencyRecord",
+    "Location",
+    "LocationClosure",
+    "LoginFailure",
+    "OpeningHours",
+    "Referral",
+    "ReferralEvent",
+    "Region",
+    "ReportDelivery",
+    "ReportRun",
+    "Room",
+    "RoomClosure",
+    "Screening",
+    "SiteRegistration",
+    "StaffMember",
+    "User",
+    "staff_location",
+    "user_region",
+]
