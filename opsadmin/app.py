@@ -11,7 +11,7 @@ from opsadmin.extensions import csrf, db, login_manager, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=None, instance_relative_config=False)
+    app = Flask(__name__)
     app.config.update(config_module.load_config(config))
     init_database(app)
     init_audit(app)

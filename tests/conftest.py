@@ -88,3 +88,25 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+class Auth:
+    """Signs a user in through the real login page."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user, password: str | None = None):
+        from tests.factories import PASSWORD
+
+        return self.client.post(
+            "/login", data={"email": user.email, "password": password or PASSWORD}
+        )
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)

@@ -3,7 +3,30 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
+from opsadmin.auth.admin import SecureIndexView
+
+# Menu order: master data first, then the flow of work, then reports and administration.
+FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "auth", "audit")
 
 
-def init_admin(app: Flask) -> None:
-    """Build this app's Admin and add every feature's views."""
+def init_admin(app: Flask) -> Admin:
+    """Build this app's Admin (never a module-level one) and add every feature's views."""
+    import importlib
+
+    admin = Admin(
+        app,
+        name="opsadmin",
+        url="/admin",
+        index_view=SecureIndexView(url="/admin", name="Dashboard"),
+        theme=Bootstrap4Theme(swatch="default", fluid=True),
+    )
+    for feature in FEATURES:
+        module = importlib.import_module(f"opsadmin.{feature}.admin")
+        for view in module.admin_views():
+            admin.add_view(view)
+    app.extensions["opsadmin_admin"] = admin
+    return admin
