@@ -110,3 +110,21 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture
+def api_headers(app):
+    """api_headers("read", "write") → request headers carrying a fresh API key with those scopes.
+
+    The key is committed (the API authenticates in its own transaction); call it again for
+    another key. ``api_headers.last_key`` is the ApiKey row of the most recent call.
+    """
+    from opsadmin.auth.service import create_api_key
+
+    def make(*scopes: str, name: str = "test-key") -> dict[str, str]:
+        key, plaintext = create_api_key(db.session, name, list(scopes or ("read",)))
+        db.session.commit()
+        make.last_key = key
+        return {"Authorization": f"Bearer {plaintext}"}
+
+    return make

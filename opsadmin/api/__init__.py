@@ -1,23 +1,72 @@
-"""The JSON API (/api/v1): the smorest Api per app, problem+json errors, shared schemas."""
+"""The JSON API (/api/v1): the smorest Api per app, problem+json errors, the docs page, /healthz.
+
+Features expose ``blueprints`` in ``<feature>/api.py``; they build them from
+:class:`opsadmin.schemas.Blueprint`, protect views with :func:`opsadmin.auth.apikeys.api_key_required`
+and raise :mod:`opsadmin.errors` exceptions, which :mod:`opsadmin.api.errors` turns into problem+json.
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from flask import Flask
-from flask_smorest import Api
+from flask import Flask, abort, request
+from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
+
+from opsadmin.api.errors import PROBLEM_JSON, ProblemSchema, init_error_handlers, is_api_request
+from opsadmin.extensions import csrf
 
 FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api documenting every error as an RFC 9457 problem document."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        import http
+
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                content_type = PROBLEM_JSON
+            prepare_response(response, self.spec, content_type)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error (problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def init_api(app: Flask) -> Api:
     """Build this app's Api (never a module-level one) and register every feature's blueprints."""
+    from opsadmin.api import docs, health
+    from opsadmin.auth.apikeys import init_api_keys
+
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = Api(app)
+    api.spec.components.security_scheme(
+        "apiKey", {"type": "http", "scheme": "bearer", "description": "An opsadmin API key."}
+    )
+    init_error_handlers(app)
+    init_api_keys(app)
+    app.before_request(_require_json_body)
+    blueprints = [health.blp]
     for feature in FEATURES:
-        module = importlib.import_module(f"opsadmin.{feature}.api")
-        for blp in module.blueprints:
-            api.register_blueprint(blp)
+        blueprints += importlib.import_module(f"opsadmin.{feature}.api").blueprints
+    for blp in blueprints:
+        csrf.exempt(blp)  # API clients authenticate with a bearer key, not a session cookie
+        api.register_blueprint(blp)
+    docs.init_docs(app, api)
     app.extensions["opsadmin_api"] = api
     return api
+
+
+def _require_json_body() -> None:
+    """415 for a body-carrying API request that is not JSON (before any parsing)."""
+    if request.method in BODY_METHODS and is_api_request() and not request.is_json:
+        abort(415, "Send the request body as application/json.")

@@ -1,0 +1,170 @@
+"""One place turning every failure of an API request into ``application/problem+json`` (RFC 9457).
+
+Body: ``{"type", "title", "status", "detail", "code", "errors"?}``. Domain errors keep their
+``code``; validation errors are 422 with per-field ``errors``; a database outage is a 503 with
+``Retry-After``; anything unexpected is a generic 500 (logged here, never shown to the client).
+Requests outside ``/api/`` and ``/healthz`` keep Flask's own error pages (the console's).
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from opsadmin.errors import DomainError
+from opsadmin.extensions import db
+
+PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+# The machine code of a plain HTTP error, when no domain code applies.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem document (what every 4xx/5xx of the API answers)."""
+
+    type = ma.fields.String(metadata={"description": "A URI naming the kind of problem."})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Stable machine code, e.g. room_at_capacity."})
+    errors = ma.fields.Dict(metadata={"description": "Per-field messages (422)."})
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response; ``code`` defaults to the status's generic code."""
+    code = code or HTTP_CODES.get(status, "error")
+    body: dict[str, Any] = {
+        "type": f"urn:opsadmin:problem:{code}",
+        "title": title or http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def _rollback() -> None:
+    # A failed request must not leave a half-done transaction on the scoped session.
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        current_app.logger.warning("rollback after a failed API request failed too")
+
+
+def _validation_errors(messages: Any) -> dict[str, Any]:
+    """webargs nests messages under their location (json, query, …): flatten to field → messages."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages}
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+    if not is_api_request():
+        return error
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers = {k: v for k, v in (data.get("headers") or {}).items()}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    errors = None
+    if "messages" in data:
+        errors = _validation_errors(data["messages"])
+    elif "errors" in data:
+        errors = data["errors"]
+    detail = data.get("message") or error.description or http.HTTPStatus(status).phrase
+    if status == 422 and errors:
+        detail = "The request is invalid: see errors for each field."
+    if status >= 500:
+        _rollback()
+    return problem(status, detail, errors=errors, headers=headers)
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    if not is_api_request():
+        raise error
+    _rollback()
+    return problem(
+        error.status, error.message, code=error.code, title=error.title, errors=error.errors
+    )
+
+
+def is_database_outage(error: sa.exc.DBAPIError) -> bool:
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
+        error.connection_invalidated
+    )
+
+
+def handle_database_error(error: sa.exc.DBAPIError) -> Response:
+    if not is_api_request():
+        raise error
+    _rollback()
+    if is_database_outage(error):
+        current_app.logger.error("database unavailable: %s", type(error).__name__)
+        return problem(
+            503,
+            "The database is unavailable; retry later.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(error, sa.exc.IntegrityError):
+        # A constraint the service did not check first (e.g. a concurrent duplicate).
+        return problem(409, "The change conflicts with existing data.", code="conflict")
+    return handle_unexpected(error)
+
+
+def handle_unexpected(error: Exception) -> Response:
+    if not is_api_request():
+        raise error
+    current_app.logger.exception("unexpected error in %s %s", request.method, request.path)
+    _rollback()
+    return problem(500, "An unexpected error occurred; it has been logged.")
+
+
+def init_error_handlers(app: Flask) -> None:
+    """Register the handlers on the app (after flask-smorest's, which they replace)."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(sa.exc.DBAPIError, handle_database_error)
+    app.register_error_handler(Exception, handle_unexpected)
