@@ -137,8 +137,11 @@ def _relationship_changes(obj: Any) -> dict[str, Any]:
 
 
 def _entity_id(obj: Any) -> str:
-    identity = sa.inspect(obj).identity
-    if identity:
+    # The primary key from the instance itself: in after_flush a new row's identity key is not
+    # assigned yet, but its primary-key attributes are.
+    state = sa.inspect(obj)
+    identity = state.mapper.primary_key_from_instance(obj)
+    if identity and all(part is not None for part in identity):
         return ",".join(str(part) for part in identity)
     return ""
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from opsadmin.errors import InvalidInput
-from opsadmin.locations.models import Location
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from opsadmin.db import Base
+from opsadmin.errors import DUPLICATE, Conflict, DomainError, InvalidInput, NotFound
+from opsadmin.locations.models import (
+    SITE_REGISTRATION_KINDS,
+    Location,
+    LocationClosure,
+    OpeningHours,
+    Region,
+    SiteRegistration,
+)
 
 Interval = tuple[dt.datetime, dt.datetime]
+# 409 code of a delete refused because rows hang on the row (deactivate it instead).
+IN_USE = "in_use"
 
 
 @lru_cache(maxsize=256)
@@ -72,3 +86,419 @@ def is_open_between(location: Location, starts_at: dt.datetime, ends_at: dt.date
     return any(
         start <= starts_at and ends_at <= end for start, end in open_intervals(location, first)
     )
+
+
+# -- master data: shared validation helpers ----------------------------------------------------
+# Every create/update below validates first and raises before anything reaches the session, so a
+# refused write leaves neither the row nor its audit event. The console calls the same
+# ``validate_*`` functions on the object its form populated; the API calls ``create_*``/``update_*``.
+
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
+    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY "
+    # The District of Columbia and the inhabited territories issue licenses too.
+    "DC PR GU VI AS MP".split()
+)
+_PHONE_CHARACTERS = frozenset("0123456789+-(). ")
+HISTORY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    # What hangs on a row and forbids deleting it: (table, column) pairs, named rather than
+    # imported so that locations need not depend on the features built on top of them.
+    "location": (
+        ("appointment", "location_id"),
+        ("referral", "consult_location_id"),
+        ("referral", "treatment_location_id"),
+        ("room", "location_id"),
+    ),
+    "room": (("appointment", "room_id"),),
+    "staff_member": (("appointment", "staff_id"), ("screening", "decided_by_id")),
+}
+
+
+class FieldErrors(dict):
+    """Per-field error messages collected while validating; ``raise_if_any`` raises InvalidInput."""
+
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+    def raise_if_any(self, what: str) -> None:
+        if self:
+            summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.items())
+            raise InvalidInput(f"Invalid {what} — {summary}", errors=dict(self))
+
+
+def check_email(address: str | None) -> str | None:
+    """The normalised address, or None when ``address`` is not a syntactically valid e-mail."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address or "", check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def check_state(errors: FieldErrors, state: str | None, field: str = "state") -> None:
+    if not state:
+        errors.add(field, "A US state code is required (e.g. IN).")
+    elif state not in US_STATES:
+        errors.add(field, f"{state!r} is not a US state or territory code (e.g. IN, IL).")
+
+
+def check_required(errors: FieldErrors, values: dict[str, object]) -> None:
+    for field, value in values.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors.add(field, "This field is required.")
+
+
+def history_of(session: Session, table: str, row_id: int | None) -> list[str]:
+    """Human names of the rows that reference ``table`` row ``row_id`` (its history), if any."""
+    if row_id is None:
+        return []
+    found = []
+    for other, column in HISTORY_TABLES.get(table, ()):
+        referencing = Base.metadata.tables[other]
+        count = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(referencing)
+            .where(referencing.c[column] == row_id)
+        )
+        if count:
+            found.append(f"{count} {other.replace('_', ' ')}(s)")
+    return found
+
+
+def refuse_delete_with_history(session: Session, obj: Base, what: str) -> None:
+    """Conflict(code=in_use) when rows hang on ``obj``: deactivate it instead."""
+    with session.no_autoflush:
+        history = history_of(session, obj.__table__.name, obj.id)
+    if history:
+        raise Conflict(
+            f"This {what} has history ({', '.join(history)}) and cannot be deleted: "
+            "deactivate it instead (untick Active).",
+            code=IN_USE,
+            errors={"active": ["Deactivate instead of deleting."]},
+        )
+
+
+def apply_values(obj: Base, values: dict[str, object], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field(s): {', '.join(unknown)}.",
+            errors={name: ["Unknown field."] for name in unknown},
+        )
+    for name, value in values.items():
+        # Load the old value first: after a commit the attribute is expired, and the audit hook
+        # would otherwise see no previous value to record.
+        getattr(obj, name)
+        setattr(obj, name, value)
+
+
+def _is_taken(session: Session, column: Any, value: object, obj: Base) -> bool:
+    model = column.class_
+    query = sa.select(model.id).where(column == value)
+    if obj.id is not None:
+        query = query.where(model.id != obj.id)
+    with session.no_autoflush:
+        return session.scalar(query.limit(1)) is not None
+
+
+def duplicate(field: str, message: str) -> Conflict:
+    return Conflict(message, code=DUPLICATE, errors={field: [message]})
+
+
+# -- regions -----------------------------------------------------------------------------------
+REGION_FIELDS = ("code", "name", "lead_emails")
+
+
+def validate_region(session: Session, region: Region) -> None:
+    """InvalidInput for missing fields or bad lead e-mails; Conflict(duplicate) for a taken code."""
+    errors = FieldErrors()
+    check_required(errors, {"code": region.code, "name": region.name})
+    emails = region.lead_emails or []
+    if not isinstance(emails, list | tuple):
+        errors.add("lead_emails", "Give a list of e-mail addresses.")
+    else:
+        for address in emails:
+            if check_email(address) is None:
+                errors.add("lead_emails", f"{address!r} is not a valid e-mail address.")
+    errors.raise_if_any("region")
+    if _is_taken(session, Region.code, region.code, region):
+        raise duplicate("code", f"A region with code {region.code!r} already exists.")
+
+
+def create_region(
+    session: Session, *, code: str, name: str, lead_emails: list[str] | None = None
+) -> Region:
+    region = Region(code=code, name=name, lead_emails=list(lead_emails or []))
+    validate_region(session, region)
+    session.add(region)
+    session.flush()
+    return region
+
+
+def update_region(session: Session, region: Region, **values: object) -> Region:
+    apply_values(region, values, REGION_FIELDS)
+    validate_region(session, region)
+    session.flush()
+    return region
+
+
+def get_region(session: Session, code: str) -> Region:
+    region = session.scalar(sa.select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(f"No region {code!r}.")
+    return region
+
+
+# -- locations ---------------------------------------------------------------------------------
+LOCATION_FIELDS = (
+    "code",
+    "name",
+    "region",
+    "address_line1",
+    "city",
+    "state",
+    "postal_code",
+    "timezone",
+    "phone",
+    "active",
+    "opening_hours",
+)
+
+
+def validate_location(session: Session, location: Location) -> None:
+    """Every rule of a location and its opening hours; Conflict(duplicate) for a taken code."""
+    errors = FieldErrors()
+    check_required(errors, {"code": location.code, "name": location.name})
+    if location.region is None and location.region_id is None:
+        errors.add("region", "Choose the location's region.")
+    check_state(errors, location.state)
+    _check_timezone(errors, location.timezone)
+    _check_phone(errors, location.phone)
+    check_opening_hours(errors, location.opening_hours)
+    errors.raise_if_any("location")
+    if _is_taken(session, Location.code, location.code, location):
+        raise duplicate("code", f"A location with code {location.code!r} already exists.")
+
+
+def _check_timezone(errors: FieldErrors, name: str | None) -> None:
+    if not name:
+        errors.add("timezone", "An IANA time zone is required (e.g. America/Indiana/Indianapolis).")
+        return
+    try:
+        zone(name)
+    except InvalidInput:
+        errors.add(
+            "timezone",
+            f"Unknown time zone {name!r}: use an IANA name such as America/Indiana/Indianapolis.",
+        )
+
+
+def _check_phone(errors: FieldErrors, phone: str | None) -> None:
+    if not phone:
+        return
+    digits = sum(ch.isdigit() for ch in phone)
+    if set(phone) - _PHONE_CHARACTERS or not 10 <= digits <= 15:
+        errors.add(
+            "phone", f"{phone!r} is not a phone number (10–15 digits, e.g. +1 765 555 0100)."
+        )
+
+
+def check_opening_hours(errors: FieldErrors, hours: list[OpeningHours]) -> None:
+    """Weekday 0–6 (Monday = 0), closes after opens, no two intervals of a day overlapping."""
+    by_day: dict[int, list[OpeningHours]] = {}
+    for interval in hours:
+        if interval.weekday is None or not 0 <= interval.weekday <= 6:
+            errors.add("opening_hours", f"Weekday {interval.weekday!r} is not 0–6 (Monday = 0).")
+        elif interval.opens is None or interval.closes is None:
+            errors.add("opening_hours", "Each interval needs an opening and a closing time.")
+        elif interval.closes <= interval.opens:
+            errors.add("opening_hours", f"{interval}: closes must be after opens.")
+        else:
+            by_day.setdefault(interval.weekday, []).append(interval)
+    for intervals in by_day.values():
+        intervals.sort(key=lambda h: h.opens)
+        for earlier, later in zip(intervals, intervals[1:], strict=False):
+            if later.opens < earlier.closes:
+                errors.add("opening_hours", f"{earlier} overlaps {later}.")
+
+
+def opening_hours_from_values(hours: list[dict]) -> list[OpeningHours]:
+    """OpeningHours from ``[{"weekday": 0, "opens": "08:00", "closes": "18:00"}, ...]``."""
+    errors = FieldErrors()
+    built = []
+    for item in hours:
+        try:
+            built.append(
+                OpeningHours(
+                    weekday=item["weekday"],
+                    opens=_as_time(item["opens"]),
+                    closes=_as_time(item["closes"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            errors.add("opening_hours", f"{item!r} is not {{weekday, opens HH:MM, closes HH:MM}}.")
+    errors.raise_if_any("opening hours")
+    return built
+
+
+def _as_time(value: object) -> dt.time:
+    return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
+
+
+def _resolve_region(session: Session, region: Region | str | None) -> Region | None:
+    if region is None or isinstance(region, Region):
+        return region
+    found = session.scalar(sa.select(Region).where(Region.code == region))
+    if found is None:
+        raise InvalidInput(f"No region {region!r}.", errors={"region": [f"No region {region!r}."]})
+    return found
+
+
+def create_location(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    region: Region | str,
+    timezone: str,
+    state: str,
+    opening_hours: list[dict] | None = None,
+    **values: object,
+) -> Location:
+    """Create a location (``region`` a Region or its code; hours as plain dicts).
+
+    Other keyword values: address_line1, city, postal_code, phone, active.
+    """
+    location = Location(address_line1="", city="", postal_code="", phone="", active=True)
+    apply_values(
+        location,
+        {"code": code, "name": name, "timezone": timezone, "state": state, **values},
+        LOCATION_FIELDS,
+    )
+    location.opening_hours = opening_hours_from_values(opening_hours or [])
+    location.region = _resolve_region(session, region)
+    try:
+        validate_location(session, location)
+    except DomainError:
+        # Undo the backref append, or the refused location would ride along Region.locations.
+        location.region = None
+        raise
+    session.add(location)
+    session.flush()
+    return location
+
+
+def update_location(session: Session, location: Location, **values: object) -> Location:
+    """Change the given fields; ``opening_hours`` (plain dicts) replaces all of the week's hours."""
+    values = dict(values)
+    with session.no_autoflush:
+        if "region" in values:
+            values["region"] = _resolve_region(session, values["region"])
+        if "opening_hours" in values:
+            values["opening_hours"] = opening_hours_from_values(values["opening_hours"] or [])
+        apply_values(location, values, LOCATION_FIELDS)
+        validate_location(session, location)
+    session.flush()
+    return location
+
+
+def get_location(session: Session, code: str) -> Location:
+    location = session.scalar(sa.select(Location).where(Location.code == code))
+    if location is None:
+        raise NotFound(f"No location {code!r}.")
+    return location
+
+
+def delete_location(session: Session, location: Location) -> None:
+    """Delete a location that has no history; Conflict(in_use) otherwise (deactivate it)."""
+    refuse_delete_with_history(session, location, "location")
+    session.delete(location)
+    session.flush()
+
+
+# -- location closures -------------------------------------------------------------------------
+def validate_location_closure(session: Session, closure: LocationClosure) -> None:
+    """Ordered dates (inclusive range) not overlapping another closure of the same location."""
+    errors = FieldErrors()
+    check_required(errors, {"starts_on": closure.starts_on, "ends_on": closure.ends_on})
+    if closure.location is None and closure.location_id is None:
+        errors.add("location", "Choose the location.")
+    if closure.starts_on and closure.ends_on and closure.ends_on < closure.starts_on:
+        errors.add("ends_on", "The closure must end on or after its first day.")
+    errors.raise_if_any("closure")
+    location_id = closure.location.id if closure.location is not None else closure.location_id
+    query = sa.select(LocationClosure).where(
+        LocationClosure.location_id == location_id,
+        LocationClosure.starts_on <= closure.ends_on,
+        LocationClosure.ends_on >= closure.starts_on,
+    )
+    if closure.id is not None:
+        query = query.where(LocationClosure.id != closure.id)
+    with session.no_autoflush:
+        clash = session.scalars(query.limit(1)).first()
+    if clash is not None:
+        message = f"Overlaps the closure {clash} of this location."
+        raise InvalidInput(message, errors={"starts_on": [message]})
+
+
+def add_location_closure(
+    session: Session,
+    location: Location,
+    *,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    reason: str = "",
+) -> LocationClosure:
+    closure = LocationClosure(starts_on=starts_on, ends_on=ends_on, reason=reason or "")
+    closure.location_id = location.id
+    validate_location_closure(session, closure)
+    location.closures.append(closure)
+    session.flush()
+    return closure
+
+
+# -- site registrations ------------------------------------------------------------------------
+def validate_site_registration(session: Session, registration: SiteRegistration) -> None:
+    """Kind, number, a valid state, an expiry (after the issue date when given); unique number."""
+    errors = FieldErrors()
+    if registration.kind not in SITE_REGISTRATION_KINDS:
+        errors.add("kind", f"Kind must be one of {', '.join(SITE_REGISTRATION_KINDS)}.")
+    check_required(errors, {"number": registration.number, "expires_on": registration.expires_on})
+    check_state(errors, registration.state)
+    if registration.location is None and registration.location_id is None:
+        errors.add("location", "Choose the location.")
+    issued, expires = registration.issued_on, registration.expires_on
+    if issued and expires and expires <= issued:
+        errors.add("expires_on", "The expiry date must be after the issue date.")
+    errors.raise_if_any("site registration")
+    query = sa.select(SiteRegistration.id).where(
+        SiteRegistration.kind == registration.kind,
+        SiteRegistration.number == registration.number,
+        SiteRegistration.state == registration.state,
+    )
+    if registration.id is not None:
+        query = query.where(SiteRegistration.id != registration.id)
+    with session.no_autoflush:
+        if session.scalar(query.limit(1)) is not None:
+            raise duplicate("number", f"Registration {registration.number!r} is already recorded.")
+
+
+def add_site_registration(
+    session: Session,
+    location: Location,
+    *,
+    kind: str,
+    number: str,
+    state: str,
+    expires_on: dt.date,
+    issued_on: dt.date | None = None,
+) -> SiteRegistration:
+    registration = SiteRegistration(
+        kind=kind, number=number, state=state, expires_on=expires_on, issued_on=issued_on
+    )
+    registration.location_id = location.id
+    validate_site_registration(session, registration)
+    location.registrations.append(registration)
+    session.flush()
+    return registration

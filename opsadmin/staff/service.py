@@ -7,7 +7,27 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsadmin.staff.models import CLINICIAN_ROLES, Credential, CredentialRule
+from opsadmin.errors import InvalidInput, NotFound
+from opsadmin.locations.models import Location
+from opsadmin.locations.service import (
+    FieldErrors,
+    apply_values,
+    check_email,
+    check_required,
+    check_state,
+    duplicate,
+    refuse_delete_with_history,
+)
+from opsadmin.staff.models import (
+    APPOINTMENT_KINDS,
+    CLINICIAN_ROLES,
+    CREDENTIAL_KINDS,
+    STAFF_ROLES,
+    STATE_CREDENTIAL_KINDS,
+    Credential,
+    CredentialRule,
+    StaffMember,
+)
 
 CREDENTIAL_STATUSES = ("unverified", "valid", "expiring", "expired")
 DEFAULT_WARNING_DAYS = 60
@@ -42,13 +62,14 @@ def credential_status(
 
 def ensure_default_rules(session: Session) -> int:
     """Insert the default credential rules that are missing; return how many were added."""
-    existing = set(
-        session.execute(
+    existing = {
+        tuple(row)
+        for row in session.execute(
             sa.select(
                 CredentialRule.role, CredentialRule.appointment_kind, CredentialRule.credential_kind
             )
-        ).tuples()
-    )
+        )
+    }
     missing = [rule for rule in DEFAULT_RULES if rule not in existing]
     for role, appointment_kind, credential_kind in missing:
         session.add(
@@ -58,3 +79,186 @@ def ensure_default_rules(session: Session) -> int:
         )
     session.flush()
     return len(missing)
+
+
+# -- master data: staff members and credentials -------------------------------------------------
+# As in opsadmin.locations.service: ``validate_*`` checks an object (the console calls it on what
+# its form populated), ``create_*``/``update_*`` take plain values (the API).
+STAFF_FIELDS = ("name", "email", "role", "locations", "active")
+CREDENTIAL_FIELDS = (
+    "kind",
+    "number",
+    "state",
+    "issued_on",
+    "expires_on",
+    "verified_on",
+    "verified_by",
+)
+
+
+def validate_staff(session: Session, staff: StaffMember) -> None:
+    """Name, e-mail syntax, role; Conflict(duplicate) for an e-mail another member has.
+
+    The e-mail is normalised in place (domain lower-cased) so that uniqueness is meaningful.
+    """
+    errors = FieldErrors()
+    check_required(errors, {"name": staff.name, "email": staff.email})
+    if staff.email:
+        normalised = check_email(staff.email.strip())
+        if normalised is None:
+            errors.add("email", f"{staff.email!r} is not a valid e-mail address.")
+        else:
+            staff.email = normalised
+    if staff.role not in STAFF_ROLES:
+        errors.add("role", f"Role must be one of {', '.join(STAFF_ROLES)}.")
+    errors.raise_if_any("staff member")
+    query = sa.select(StaffMember.id).where(sa.func.lower(StaffMember.email) == staff.email.lower())
+    if staff.id is not None:
+        query = query.where(StaffMember.id != staff.id)
+    with session.no_autoflush:
+        if session.scalar(query.limit(1)) is not None:
+            raise duplicate("email", f"A staff member with e-mail {staff.email!r} already exists.")
+
+
+def _resolve_locations(session: Session, locations: list[Location | str]) -> list[Location]:
+    codes = [item for item in locations if not isinstance(item, Location)]
+    with session.no_autoflush:
+        found = {
+            loc.code: loc
+            for loc in session.scalars(sa.select(Location).where(Location.code.in_(codes)))
+        }
+    missing = [code for code in codes if code not in found]
+    if missing:
+        message = f"No location {', '.join(map(repr, missing))}."
+        raise InvalidInput(message, errors={"locations": [message]})
+    return [item if isinstance(item, Location) else found[item] for item in locations]
+
+
+def create_staff(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    role: str,
+    locations: list[Location | str] | None = None,
+    active: bool = True,
+) -> StaffMember:
+    """Create a staff member working at ``locations`` (Location objects or codes)."""
+    staff = StaffMember(name=name, email=email, role=role, active=active)
+    staff.locations = _resolve_locations(session, list(locations or []))
+    validate_staff(session, staff)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def update_staff(session: Session, staff: StaffMember, **values: object) -> StaffMember:
+    """Change the given fields; ``locations`` (objects or codes) replaces the assignments."""
+    values = dict(values)
+    with session.no_autoflush:
+        if "locations" in values:
+            values["locations"] = _resolve_locations(session, list(values["locations"] or []))
+        apply_values(staff, values, STAFF_FIELDS)
+        validate_staff(session, staff)
+    session.flush()
+    return staff
+
+
+def get_staff(session: Session, staff_id: int) -> StaffMember:
+    staff = session.get(StaffMember, staff_id)
+    if staff is None:
+        raise NotFound(f"No staff member {staff_id}.")
+    return staff
+
+
+def delete_staff(session: Session, staff: StaffMember) -> None:
+    """Delete a member with no appointments or screenings; Conflict(in_use) otherwise."""
+    refuse_delete_with_history(session, staff, "staff member")
+    session.delete(staff)
+    session.flush()
+
+
+def validate_credential(session: Session, credential: Credential) -> None:
+    """Kind, number, dates with expiry after issue, a valid state for state-issued kinds."""
+    errors = FieldErrors()
+    if credential.kind not in CREDENTIAL_KINDS:
+        errors.add("kind", f"Kind must be one of {', '.join(CREDENTIAL_KINDS)}.")
+    check_required(
+        errors,
+        {
+            "number": credential.number,
+            "issued_on": credential.issued_on,
+            "expires_on": credential.expires_on,
+        },
+    )
+    # A state-issued kind needs its state; any other kind may name one, but a real one.
+    if credential.kind in STATE_CREDENTIAL_KINDS or credential.state:
+        check_state(errors, credential.state)
+    issued, expires = credential.issued_on, credential.expires_on
+    if issued and expires and expires <= issued:
+        errors.add("expires_on", "The expiry date must be after the issue date.")
+    if credential.verified_on and issued and credential.verified_on < issued:
+        errors.add("verified_on", "A credential cannot be verified before it was issued.")
+    if credential.staff is None and credential.staff_id is None:
+        errors.add("staff", "Choose the staff member.")
+    errors.raise_if_any("credential")
+
+
+def add_credential(
+    session: Session,
+    staff: StaffMember,
+    *,
+    kind: str,
+    number: str,
+    issued_on: dt.date,
+    expires_on: dt.date,
+    state: str | None = None,
+    verified_on: dt.date | None = None,
+    verified_by: str | None = None,
+) -> Credential:
+    """Record a credential of ``staff``; ``state`` is required for state-issued kinds."""
+    credential = Credential(
+        kind=kind,
+        number=number,
+        state=state or None,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        verified_on=verified_on,
+        verified_by=verified_by,
+    )
+    credential.staff_id = staff.id
+    validate_credential(session, credential)
+    staff.credentials.append(credential)
+    session.flush()
+    return credential
+
+
+def update_credential(session: Session, credential: Credential, **values: object) -> Credential:
+    with session.no_autoflush:
+        apply_values(credential, values, CREDENTIAL_FIELDS)
+        validate_credential(session, credential)
+    session.flush()
+    return credential
+
+
+def validate_credential_rule(session: Session, rule: CredentialRule) -> None:
+    """Known role, appointment kind and credential kind; Conflict(duplicate) for a rule twice."""
+    errors = FieldErrors()
+    for field, allowed in (
+        ("role", STAFF_ROLES),
+        ("appointment_kind", APPOINTMENT_KINDS),
+        ("credential_kind", CREDENTIAL_KINDS),
+    ):
+        if getattr(rule, field) not in allowed:
+            errors.add(field, f"Must be one of {', '.join(allowed)}.")
+    errors.raise_if_any("credential rule")
+    query = sa.select(CredentialRule.id).where(
+        CredentialRule.role == rule.role,
+        CredentialRule.appointment_kind == rule.appointment_kind,
+        CredentialRule.credential_kind == rule.credential_kind,
+    )
+    if rule.id is not None:
+        query = query.where(CredentialRule.id != rule.id)
+    with session.no_autoflush:
+        if session.scalar(query.limit(1)) is not None:
+            raise duplicate("credential_kind", f"The rule “{rule}” already exists.")
