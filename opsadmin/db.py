@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -107,6 +107,9 @@ def begin_immediate(session: Any) -> None:
     """
     if session.get_bind().dialect.name != "sqlite":
         return
+    if isinstance(session, scoped_session):
+        # Flask-SQLAlchemy's db.session is a registry: the transaction state is its session's.
+        session = session()
     if session.in_transaction():
         raise RuntimeError("begin_immediate() must open the transaction: commit or roll back first")
     session.connection(execution_options={SQLITE_IMMEDIATE: True})

@@ -1,0 +1,412 @@
+"""The booking rules (DESIGN §4): create, reschedule and move appointments pushed by the booking system.
+
+Every rule is checked inside one transaction that starts by locking the room row, so concurrent
+bookings of the last chair serialise: PostgreSQL takes ``SELECT … FOR UPDATE`` on the room; SQLite
+opens the transaction with ``BEGIN IMMEDIATE`` (the database's write lock), which is why the caller
+must hand over a session with no transaction open (commit or roll back first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from opsadmin.bookings.models import APPOINTMENT_STATUSES, FINAL_STATUSES, Appointment
+from opsadmin.db import begin_immediate
+from opsadmin.errors import (
+    DUPLICATE,
+    INVALID_TRANSITION,
+    OUTSIDE_OPENING_HOURS,
+    ROOM_AT_CAPACITY,
+    ROOM_CLOSED,
+    ROOM_KIND_MISMATCH,
+    SITE_NOT_LICENSED,
+    STAFF_NOT_ELIGIBLE,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
+from opsadmin.locations import service as locations
+from opsadmin.locations.models import Location
+from opsadmin.referrals import service as referrals
+from opsadmin.referrals.models import INDICATIONS, Referral
+from opsadmin.rooms.models import Room, RoomClosure
+from opsadmin.staff.eligibility import eligibility
+from opsadmin.staff.models import APPOINTMENT_KINDS, StaffMember
+
+# The room kind each appointment kind needs (follow-ups are seen in consult rooms).
+ROOM_KIND_FOR = {"infusion": "infusion", "consult": "consult", "follow_up": "consult"}
+# Where a booked or checked-in appointment may move; the final statuses go nowhere.
+NEXT_STATUSES = ("checked_in", "completed", "no_show", "cancelled")
+# What a change of which re-runs every booking rule (a status change alone does not).
+SCHEDULE_FIELDS = (
+    "location_id",
+    "room_id",
+    "staff_id",
+    "kind",
+    "referral_id",
+    "starts_at",
+    "ends_at",
+)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """The booking system's appointment, as its PUT body says it (``location`` is the site code)."""
+
+    external_id: str
+    location: str
+    room_id: int
+    staff_id: int
+    kind: str
+    indication: str
+    patient_ref: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    referral_id: int | None = None
+    status: str = "booked"
+
+
+def book_appointment(session: Session, booking: BookingRequest) -> tuple[Appointment, bool]:
+    """Create or reschedule the booking system's appointment; return it and whether it is new.
+
+    The room row is locked first so that concurrent bookings of the last chair serialise. A
+    request identical to the stored appointment changes nothing (no flush, no audit event).
+    """
+    check_values(booking)
+    room = lock_room(session, booking.room_id)
+    values = _resolve(session, booking)
+    existing = _find(session, booking.external_id, lock=True)
+    if existing is not None:
+        return _change(session, room, booking, values, existing), False
+    check_rules(session, room, booking, values)
+    return _create(session, values), True
+
+
+def _change(
+    session: Session, room: Room, booking: BookingRequest, values: dict, existing: Appointment
+) -> Appointment:
+    changes = _changes(existing, values)
+    if not changes:
+        return existing
+    check_transition(existing.status, values["status"])
+    if set(changes).intersection(SCHEDULE_FIELDS):
+        if existing.status in FINAL_STATUSES:
+            raise Conflict(
+                f"A {existing.status} appointment cannot be rescheduled.", code=INVALID_TRANSITION
+            )
+        # A reschedule re-checks every rule; the appointment does not count against itself.
+        check_rules(session, room, booking, values, exclude_id=existing.id)
+    # Otherwise only the status or descriptive fields change: the slot was checked when booked.
+    return _update(session, existing, changes)
+
+
+def change_status(session: Session, external_id: str, status: str) -> Appointment:
+    """Move an appointment along booked/checked_in → checked_in/completed/no_show/cancelled.
+
+    The same status again is a no-op; anything out of a final status is ``invalid_transition``.
+    Cancelling frees the chair (cancelled appointments never count against capacity).
+    """
+    if status not in APPOINTMENT_STATUSES:
+        raise InvalidInput(f"Unknown status {status!r}.", errors={"status": ["Unknown status."]})
+    begin_immediate(session)
+    appointment = _find(session, external_id, lock=True)
+    if appointment is None:
+        raise NotFound(f"No appointment {external_id!r}.")
+    previous = appointment.status
+    check_transition(previous, status)
+    if status != previous:
+        appointment.status = status
+        session.flush()
+        _tell_referral(session, appointment, previous, appointment.kind)
+    return appointment
+
+
+def get_appointment(session: Session, external_id: str) -> Appointment:
+    appointment = _find(session, external_id)
+    if appointment is None:
+        raise NotFound(f"No appointment {external_id!r}.")
+    return appointment
+
+
+def list_appointments(
+    session: Session,
+    *,
+    location: str | None = None,
+    starts_from: dt.datetime | None = None,
+    starts_before: dt.datetime | None = None,
+    status: str | None = None,
+) -> sa.Select:
+    """The appointments matching the filters, oldest first (a statement: the caller paginates)."""
+    query = sa.select(Appointment).order_by(Appointment.starts_at, Appointment.id)
+    if location is not None:
+        query = query.join(Appointment.location).where(Location.code == location)
+    if starts_from is not None:
+        query = query.where(Appointment.ends_at > starts_from)
+    if starts_before is not None:
+        query = query.where(Appointment.starts_at < starts_before)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    return query
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def check_values(booking: BookingRequest) -> None:
+    """422 for what no database read is needed to refuse: naive or fractional times, bad enums."""
+    errors: dict[str, list[str]] = {}
+    for name in ("starts_at", "ends_at"):
+        value = getattr(booking, name)
+        if value.tzinfo is None or value.utcoffset() is None:
+            errors[name] = ["Give a UTC offset (e.g. 2026-12-01T09:00:00-05:00)."]
+        elif value.second or value.microsecond:
+            errors[name] = ["Appointment times are whole minutes."]
+    if not errors and booking.ends_at <= booking.starts_at:
+        errors["ends_at"] = ["Must be after starts_at."]
+    for name, allowed in (
+        ("kind", APPOINTMENT_KINDS),
+        ("indication", INDICATIONS),
+        ("status", APPOINTMENT_STATUSES),
+    ):
+        if getattr(booking, name) not in allowed:
+            errors[name] = [f"Must be one of: {', '.join(allowed)}."]
+    if errors:
+        raise InvalidInput("The appointment is not valid.", errors=errors)
+
+
+def check_transition(current: str, new: str) -> None:
+    if current == new:
+        return
+    if current in FINAL_STATUSES or new not in NEXT_STATUSES:
+        raise Conflict(
+            f"An appointment cannot move from {current} to {new}.", code=INVALID_TRANSITION
+        )
+
+
+def check_rules(
+    session: Session,
+    room: Room,
+    booking: BookingRequest,
+    values: dict,
+    exclude_id: int | None = None,
+) -> None:
+    """Every rule of DESIGN §4 for putting ``booking`` in ``room`` (the room already locked)."""
+    location = values["location"]
+    check_room_suits(room, location, booking.kind)
+    check_not_closed(session, room, booking.starts_at, booking.ends_at)
+    check_open(location, booking.starts_at, booking.ends_at)
+    if booking.status != "cancelled":
+        check_capacity(session, room, booking.starts_at, booking.ends_at, exclude_id)
+    check_eligible(session, booking.staff_id, location, booking.starts_at, booking.kind)
+    if booking.kind == "infusion":
+        check_site_licensed(location, locations.local_date(location, booking.starts_at))
+    if values["referral"] is not None:
+        referrals.check_referral_allows(session, values["referral"], booking.kind)
+
+
+def check_room_suits(room: Room, location: Location, kind: str) -> None:
+    if room.location_id != location.id:
+        raise Conflict(f"Room {room.id} is not at {location.code}.", code=ROOM_KIND_MISMATCH)
+    if room.kind != ROOM_KIND_FOR[kind]:
+        raise Conflict(
+            f"A {kind} needs a {ROOM_KIND_FOR[kind]} room; room {room.id} is a {room.kind} room.",
+            code=ROOM_KIND_MISMATCH,
+        )
+
+
+def check_not_closed(
+    session: Session, room: Room, starts_at: dt.datetime, ends_at: dt.datetime
+) -> None:
+    location = room.location
+    if not (room.active and location.active):
+        raise Conflict(f"Room {room.id} is not in service.", code=ROOM_CLOSED)
+    first = locations.local_date(location, starts_at)
+    last = locations.local_date(location, ends_at - dt.timedelta(microseconds=1))
+    days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    if any(locations.is_closed_on(location, day) for day in days):
+        raise Conflict(f"{location.code} is closed that day.", code=ROOM_CLOSED)
+    closure = session.scalar(
+        sa.select(RoomClosure.id).where(
+            RoomClosure.room_id == room.id,
+            RoomClosure.starts_at < ends_at,
+            RoomClosure.ends_at > starts_at,
+        )
+    )
+    if closure is not None:
+        raise Conflict(f"Room {room.id} is closed for maintenance then.", code=ROOM_CLOSED)
+
+
+def check_open(location: Location, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    if not locations.is_open_between(location, starts_at, ends_at):
+        raise Conflict(
+            f"{location.code} is not open for the whole appointment.", code=OUTSIDE_OPENING_HOURS
+        )
+
+
+def check_capacity(
+    session: Session,
+    room: Room,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    exclude_id: int | None = None,
+) -> None:
+    """At no instant may more than ``room.capacity`` non-cancelled appointments overlap."""
+    query = sa.select(Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.room_id == room.id,
+        Appointment.status != "cancelled",
+        Appointment.starts_at < ends_at,
+        Appointment.ends_at > starts_at,
+    )
+    if exclude_id is not None:
+        query = query.where(Appointment.id != exclude_id)
+    taken = max_overlap(session.execute(query), starts_at, ends_at)
+    if taken >= room.capacity:
+        raise Conflict(
+            f"Room {room.id} has no free chair for the whole appointment "
+            f"({taken} of {room.capacity} taken).",
+            code=ROOM_AT_CAPACITY,
+        )
+
+
+def check_eligible(
+    session: Session, staff_id: int, location: Location, starts_at: dt.datetime, kind: str
+) -> None:
+    on = locations.local_date(location, starts_at)
+    answer = eligibility(session, staff_id, location.id, on, kind)
+    if not answer.eligible:
+        raise Conflict(
+            f"Staff member {staff_id} may not take a {kind} at {location.code} on {on}.",
+            code=STAFF_NOT_ELIGIBLE,
+            errors={"missing": answer.missing},
+        )
+
+
+def site_licensed(location: Location, day: dt.date) -> bool:
+    """True when the site holds a DEA registration for its state valid on its local ``day``."""
+    return any(
+        r.kind == "dea_registration"
+        and r.state == location.state
+        and (r.issued_on is None or r.issued_on <= day)
+        and day <= r.expires_on
+        for r in location.registrations
+    )
+
+
+def check_site_licensed(location: Location, day: dt.date) -> None:
+    if not site_licensed(location, day):
+        raise Conflict(
+            f"{location.code} has no valid DEA registration on {day}: it cannot take infusions.",
+            code=SITE_NOT_LICENSED,
+        )
+
+
+def max_overlap(
+    intervals: Iterable[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime
+) -> int:
+    """The most of ``intervals`` overlapping at any instant of [start, end) (half-open intervals)."""
+    events: list[tuple[dt.datetime, int]] = []
+    for begins, ends in intervals:
+        if begins < end and ends > start:
+            events.append((max(begins, start), 1))
+            events.append((min(ends, end), -1))
+    # At the same instant an ending (-1) sorts before a beginning (+1): half-open intervals.
+    events.sort()
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return most
+
+
+# -- persistence --------------------------------------------------------------------------------
+
+
+def lock_room(session: Session, room_id: int) -> Room:
+    """Take the room's lock: BEGIN IMMEDIATE on SQLite (must open the transaction), else FOR UPDATE."""
+    begin_immediate(session)
+    room = session.scalars(
+        sa.select(Room)
+        .where(Room.id == room_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if room is None:
+        raise InvalidInput(f"No room {room_id}.", errors={"room_id": [f"No room {room_id}."]})
+    return room
+
+
+def _resolve(session: Session, booking: BookingRequest) -> dict:
+    """The request as column values, its references checked (unknown ones are 422)."""
+    location = session.scalar(sa.select(Location).where(Location.code == booking.location))
+    referral = None
+    errors: dict[str, list[str]] = {}
+    if location is None:
+        errors["location"] = [f"No location {booking.location!r}."]
+    if session.get(StaffMember, booking.staff_id) is None:
+        errors["staff_id"] = [f"No staff member {booking.staff_id}."]
+    if booking.referral_id is not None:
+        referral = session.get(Referral, booking.referral_id)
+        if referral is None:
+            errors["referral_id"] = [f"No referral {booking.referral_id}."]
+    if errors:
+        raise InvalidInput("The appointment refers to what does not exist.", errors=errors)
+    values = {f.name: getattr(booking, f.name) for f in fields(booking) if f.name != "location"}
+    values["starts_at"] = booking.starts_at.astimezone(dt.UTC)
+    values["ends_at"] = booking.ends_at.astimezone(dt.UTC)
+    return values | {"location_id": location.id, "location": location, "referral": referral}
+
+
+def _find(session: Session, external_id: str, *, lock: bool = False) -> Appointment | None:
+    query = sa.select(Appointment).where(Appointment.external_id == external_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).one_or_none()
+
+
+def _changes(appointment: Appointment, values: dict) -> dict:
+    columns = [name for name in values if name not in ("location", "referral", "external_id")]
+    return {name: values[name] for name in columns if getattr(appointment, name) != values[name]}
+
+
+def _create(session: Session, values: dict) -> Appointment:
+    columns = {k: v for k, v in values.items() if k not in ("location", "referral")}
+    appointment = Appointment(**columns)
+    try:
+        with session.begin_nested():
+            session.add(appointment)
+            session.flush()
+    except IntegrityError as error:
+        # Another request created the same external_id between our read and our insert.
+        if _find(session, values["external_id"]) is None:
+            raise
+        raise Conflict(
+            f"Appointment {values['external_id']!r} was created by a concurrent request.",
+            code=DUPLICATE,
+        ) from error
+    _tell_referral(session, appointment, None, None)
+    return appointment
+
+
+def _update(session: Session, appointment: Appointment, changes: dict) -> Appointment:
+    previous_status, previous_kind = appointment.status, appointment.kind
+    for name, value in changes.items():
+        setattr(appointment, name, value)
+    session.flush()
+    _tell_referral(session, appointment, previous_status, previous_kind)
+    return appointment
+
+
+def _tell_referral(
+    session: Session,
+    appointment: Appointment,
+    previous_status: str | None,
+    previous_kind: str | None,
+) -> None:
+    if appointment.referral_id is not None:
+        referrals.appointment_changed(session, appointment, previous_status, previous_kind)
