@@ -1,0 +1,256 @@
+"""The follow-up digest (DESIGN §5) for a region as of a date: stalled referrals by stage,
+follow-ups due or overdue, the 90-day funnel per location, expiring and expired credentials.
+
+Every figure is a SQL aggregate or a short list of ids (only the rows that need attention):
+no names and no patient_ref ever leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy.orm import Session, aliased
+
+from opsadmin.bookings.models import Appointment
+from opsadmin.config import DEFAULTS
+from opsadmin.errors import NotFound
+from opsadmin.locations.models import Location, Region, SiteRegistration
+from opsadmin.referrals.models import Referral, ReferralEvent
+from opsadmin.referrals.service import stalled_filter
+from opsadmin.staff.models import Credential, StaffMember, staff_location
+
+# Stage → the statuses that prove a referral reached it (its own and every later one).
+FUNNEL = {
+    "received": None,
+    "consulted": (
+        "consulted",
+        "approved",
+        "declined",
+        "treatment_scheduled",
+        "in_treatment",
+        "completed",
+    ),
+    "approved": ("approved", "treatment_scheduled", "in_treatment", "completed"),
+    "started": ("in_treatment", "completed"),
+    "completed": ("completed",),
+}
+STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
+# Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
+CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
+
+
+def setting(name: str) -> int:
+    if has_app_context():
+        return int(current_app.config.get(name, DEFAULTS[name]))
+    return int(DEFAULTS[name])
+
+
+def midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def responsible_location_id() -> sa.ColumnElement[int]:
+    return sa.case(
+        (Referral.status.in_(CONSULT_STAGES), Referral.consult_location_id),
+        else_=Referral.treatment_location_id,
+    )
+
+
+def stalled(session: Session, region_id: int, as_of: dt.date) -> dict[str, list[int]]:
+    """Stalled referral ids per stage, at the site responsible for the stage."""
+    rows = session.execute(
+        sa.select(Referral.status, Referral.id)
+        .join(Location, Location.id == responsible_location_id())
+        .where(Location.region_id == region_id, stalled_filter(midnight(as_of)))
+        .order_by(Referral.status, Referral.id)
+    ).all()
+    found: dict[str, list[int]] = {stage: [] for stage in STALLED_STAGES}
+    for status, referral_id in rows:
+        found.setdefault(status, []).append(referral_id)
+    return found
+
+
+def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """Follow-ups due within the window or overdue that have not happened yet."""
+    window = as_of + dt.timedelta(days=setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS"))
+    done = (
+        sa.select(Appointment.id)
+        .where(
+            Appointment.referral_id == Referral.id,
+            Appointment.kind == "follow_up",
+            Appointment.status == "completed",
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(Referral.id, Referral.follow_up_due_on)
+        .join(Location, Location.id == Referral.treatment_location_id)
+        .where(
+            Location.region_id == region_id,
+            Referral.follow_up_due_on.is_not(None),
+            Referral.follow_up_due_on <= window,
+            ~done,
+        )
+        .order_by(Referral.follow_up_due_on, Referral.id)
+    ).all()
+    return [
+        {"referral_id": rid, "due_on": due.isoformat(), "overdue": due < as_of} for rid, due in rows
+    ]
+
+
+def _reached(stage: str) -> sa.ColumnElement[int]:
+    statuses = FUNNEL[stage]
+    if statuses is None:
+        return sa.literal(1)
+    event = (
+        sa.select(ReferralEvent.id)
+        .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.to_status.in_(statuses))
+        .exists()
+    )
+    return sa.case((sa.or_(Referral.status.in_(statuses), event), 1), else_=0)
+
+
+def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """Referrals received in the last N days per consult location, and how far they got."""
+    since = as_of - dt.timedelta(days=setting("OPSADMIN_FUNNEL_DAYS"))
+    counts = {
+        row[0]: row[1:]
+        for row in session.execute(
+            sa.select(Referral.consult_location_id, *[sa.func.sum(_reached(s)) for s in FUNNEL])
+            .join(Location, Location.id == Referral.consult_location_id)
+            .where(
+                Location.region_id == region_id,
+                Referral.received_on >= since,
+                Referral.received_on < as_of,
+            )
+            .group_by(Referral.consult_location_id)
+        )
+    }
+    locations = session.execute(
+        sa.select(Location.id, Location.code)
+        .where(Location.region_id == region_id)
+        .order_by(Location.code)
+    ).all()
+    rows = []
+    for location_id, code in locations:
+        values = [int(v or 0) for v in counts.get(location_id, (0,) * len(FUNNEL))]
+        row = {"location": code, **dict(zip(FUNNEL, values, strict=True))}
+        row["conversion"] = (
+            round(row["started"] / row["consulted"], 4) if row["consulted"] else None
+        )
+        rows.append(row)
+    return rows
+
+
+def _status(expires_on: dt.date, as_of: dt.date) -> str:
+    return "expired" if expires_on < as_of else "expiring"
+
+
+def staff_credentials(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """Credentials of the region's active staff expiring within the window or expired (the latest
+    of each kind and state only: a renewed license is not flagged)."""
+    horizon = as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    newer = aliased(Credential)
+    in_region = (
+        sa.select(staff_location.c.staff_id)
+        .join(Location, Location.id == staff_location.c.location_id)
+        .where(staff_location.c.staff_id == Credential.staff_id, Location.region_id == region_id)
+        .exists()
+    )
+    renewed = (
+        sa.select(newer.id)
+        .where(
+            newer.staff_id == Credential.staff_id,
+            newer.kind == Credential.kind,
+            sa.func.coalesce(newer.state, "") == sa.func.coalesce(Credential.state, ""),
+            newer.expires_on > Credential.expires_on,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(
+            Credential.id,
+            Credential.staff_id,
+            Credential.kind,
+            Credential.state,
+            Credential.expires_on,
+        )
+        .join(StaffMember, StaffMember.id == Credential.staff_id)
+        .where(StaffMember.active.is_(True), Credential.expires_on <= horizon, in_region, ~renewed)
+        .order_by(Credential.expires_on, Credential.id)
+    ).all()
+    return [
+        {
+            "credential_id": cid,
+            "staff_id": staff_id,
+            "kind": kind,
+            "state": state,
+            "expires_on": expires.isoformat(),
+            "status": _status(expires, as_of),
+        }
+        for cid, staff_id, kind, state, expires in rows
+    ]
+
+
+def site_registrations(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """DEA registrations and state CSRs of the region's sites expiring within the window or expired."""
+    horizon = as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    newer = aliased(SiteRegistration)
+    renewed = (
+        sa.select(newer.id)
+        .where(
+            newer.location_id == SiteRegistration.location_id,
+            newer.kind == SiteRegistration.kind,
+            newer.state == SiteRegistration.state,
+            newer.expires_on > SiteRegistration.expires_on,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(
+            SiteRegistration.id,
+            Location.code,
+            SiteRegistration.kind,
+            SiteRegistration.state,
+            SiteRegistration.expires_on,
+        )
+        .join(Location, Location.id == SiteRegistration.location_id)
+        .where(Location.region_id == region_id, SiteRegistration.expires_on <= horizon, ~renewed)
+        .order_by(SiteRegistration.expires_on, Location.code)
+    ).all()
+    return [
+        {
+            "registration_id": rid,
+            "location": code,
+            "kind": kind,
+            "state": state,
+            "expires_on": expires.isoformat(),
+            "status": _status(expires, as_of),
+        }
+        for rid, code, kind, state, expires in rows
+    ]
+
+
+def followup_for_region(
+    session: Session, region_code: str, as_of: dt.date, week: str
+) -> dict[str, Any]:
+    """The follow-up digest of ``region_code`` as of ``as_of`` (the Monday after ``week``)."""
+    region = session.scalar(sa.select(Region).where(Region.code == region_code))
+    if region is None:
+        raise NotFound(f"No region {region_code!r}.")
+    stalled_ids = stalled(session, region.id, as_of)
+    return {
+        "kind": "followup",
+        "week": week,
+        "as_of": as_of.isoformat(),
+        "region": {"code": region.code, "name": region.name},
+        "stalled": stalled_ids,
+        "stalled_total": sum(len(ids) for ids in stalled_ids.values()),
+        "follow_ups": follow_ups(session, region.id, as_of),
+        "funnel": funnel(session, region.id, as_of),
+        "staff_credentials": staff_credentials(session, region.id, as_of),
+        "site_registrations": site_registrations(session, region.id, as_of),
+    }
