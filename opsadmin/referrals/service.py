@@ -501,3 +501,46 @@ def allowed_transitions(referral: Referral) -> list[str]:
     """The statuses this referral may be moved to, in the order of the journey."""
     allowed = TRANSITIONS[referral.status]
     return [status for status in REFERRAL_STATUSES if status in allowed]
+
+
+# -- queries shared by the API, the console and the reports --------------------------------------
+
+
+def at_location(location_id: int) -> sa.ColumnElement[bool]:
+    """Referrals consulted or treated at the location."""
+    return sa.or_(
+        Referral.consult_location_id == location_id, Referral.treatment_location_id == location_id
+    )
+
+
+def in_regions(region_ids: set[int]) -> sa.ColumnElement[bool]:
+    """Referrals whose consult or treatment location lies in one of the regions (console scoping)."""
+    located = sa.select(Location.id).where(Location.region_id.in_(region_ids or {-1}))
+    return sa.or_(
+        Referral.consult_location_id.in_(located), Referral.treatment_location_id.in_(located)
+    )
+
+
+def filtered_referrals(
+    session: Session,
+    *,
+    status: str | None = None,
+    location: str | None = None,
+    indication: str | None = None,
+    stalled: bool | None = None,
+) -> sa.Select:
+    """Referrals matching the list filters, newest first (``location`` is a code: NotFound if
+    unknown); a statement to page, not rows."""
+    query = sa.select(Referral).order_by(Referral.received_on.desc(), Referral.id.desc())
+    if status is not None:
+        query = query.where(Referral.status == status)
+    if indication is not None:
+        query = query.where(Referral.indication == indication)
+    if location is not None:
+        found = session.scalar(sa.select(Location.id).where(Location.code == location))
+        if found is None:
+            raise NotFound(f"No location {location!r}.")
+        query = query.where(at_location(found))
+    if stalled is not None:
+        query = query.where(stalled_filter() if stalled else ~stalled_filter())
+    return query
