@@ -149,10 +149,18 @@ def _status(expires_on: dt.date, as_of: dt.date) -> str:
     return "expired" if expires_on < as_of else "expiring"
 
 
-def staff_credentials(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+def _expiring(column: Any, as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
+    if on_dates is not None:
+        return column.in_(on_dates)
+    return column <= as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+
+
+def staff_credentials(
+    session: Session, region_id: int, as_of: dt.date, on_dates: list[dt.date] | None = None
+) -> list[dict[str, Any]]:
     """Credentials of the region's active staff expiring within the window or expired (the latest
-    of each kind and state only: a renewed license is not flagged)."""
-    horizon = as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    of each kind and state only: a renewed license is not flagged); ``on_dates`` narrows the
+    expiry to those dates (the daily job)."""
     newer = aliased(Credential)
     in_region = (
         sa.select(staff_location.c.staff_id)
@@ -179,7 +187,12 @@ def staff_credentials(session: Session, region_id: int, as_of: dt.date) -> list[
             Credential.expires_on,
         )
         .join(StaffMember, StaffMember.id == Credential.staff_id)
-        .where(StaffMember.active.is_(True), Credential.expires_on <= horizon, in_region, ~renewed)
+        .where(
+            StaffMember.active.is_(True),
+            _expiring(Credential.expires_on, as_of, on_dates),
+            in_region,
+            ~renewed,
+        )
         .order_by(Credential.expires_on, Credential.id)
     ).all()
     return [
@@ -195,9 +208,10 @@ def staff_credentials(session: Session, region_id: int, as_of: dt.date) -> list[
     ]
 
 
-def site_registrations(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+def site_registrations(
+    session: Session, region_id: int, as_of: dt.date, on_dates: list[dt.date] | None = None
+) -> list[dict[str, Any]]:
     """DEA registrations and state CSRs of the region's sites expiring within the window or expired."""
-    horizon = as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
     newer = aliased(SiteRegistration)
     renewed = (
         sa.select(newer.id)
@@ -218,7 +232,11 @@ def site_registrations(session: Session, region_id: int, as_of: dt.date) -> list
             SiteRegistration.expires_on,
         )
         .join(Location, Location.id == SiteRegistration.location_id)
-        .where(Location.region_id == region_id, SiteRegistration.expires_on <= horizon, ~renewed)
+        .where(
+            Location.region_id == region_id,
+            _expiring(SiteRegistration.expires_on, as_of, on_dates),
+            ~renewed,
+        )
         .order_by(SiteRegistration.expires_on, Location.code)
     ).all()
     return [
@@ -253,4 +271,25 @@ def followup_for_region(
         "funnel": funnel(session, region.id, as_of),
         "staff_credentials": staff_credentials(session, region.id, as_of),
         "site_registrations": site_registrations(session, region.id, as_of),
+    }
+
+
+def credential_changes(session: Session, region: Region, on: dt.date) -> dict[str, Any]:
+    """For the daily job: credentials entering the warning window on ``on`` (they expire in
+    exactly the window's days) and those that expired on ``on`` (good through the day before)."""
+    entering = on + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    expired = on - dt.timedelta(days=1)
+    dates = [entering, expired]
+
+    def label(item: dict[str, Any]) -> dict[str, Any]:
+        change = (
+            "expired" if item["expires_on"] == expired.isoformat() else "entering warning window"
+        )
+        return {**item, "change": change}
+
+    return {
+        "on": on.isoformat(),
+        "region": {"code": region.code, "name": region.name},
+        "staff_credentials": [label(c) for c in staff_credentials(session, region.id, on, dates)],
+        "site_registrations": [label(c) for c in site_registrations(session, region.id, on, dates)],
     }
