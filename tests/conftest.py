@@ -91,20 +91,65 @@ def runner(app):
 
 
 class Auth:
-    """Signs a user in through the real login page."""
+    """Signs a user in through the real login page (and its TOTP step, when one follows)."""
 
     def __init__(self, client):
         self.client = client
 
-    def login(self, user, password: str | None = None):
+    def csrf_token(self, path: str = "/login") -> str:
+        """The CSRF token of a console form page (works whether CSRF is on or off)."""
+        import re
+
+        match = re.search(r'name="csrf_token" value="([^"]+)"', self.client.get(path).text)
+        return match.group(1) if match else ""
+
+    def login(self, user, password: str | None = None, *, totp: bool = True, next: str = ""):
+        """Post e-mail and password; when the answer is the TOTP step (or its enrolment), pass
+        it too unless ``totp=False``. Returns the last response."""
         from tests.factories import PASSWORD
 
+        url = "/login" + (f"?next={next}" if next else "")
+        response = self.client.post(
+            url,
+            data={
+                "email": user.email,
+                "password": password or PASSWORD,
+                "csrf_token": self.csrf_token(),
+            },
+        )
+        location = response.headers.get("Location", "")
+        if totp and response.status_code == 303 and "/login/totp" in location:
+            response = self.pass_totp(user, location)
+        return response
+
+    def pass_totp(self, user, step_url: str):
+        """Enter a fresh code on the TOTP (or enrolment) page, reading the secret from the DB."""
+        page = self.client.get(step_url)  # the enrolment page creates the secret
+        assert page.status_code == 200, page.status_code
         return self.client.post(
-            "/login", data={"email": user.email, "password": password or PASSWORD}
+            step_url, data={"code": totp_code(user.id), "csrf_token": self.csrf_token(step_url)}
         )
 
     def logout(self):
-        return self.client.post("/logout")
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token("/login")})
+
+
+def totp_code(user_id: int) -> str:
+    """A code the server will accept now for this user (a step later than the last one used)."""
+    import pyotp
+
+    from opsadmin.auth import sessions
+    from opsadmin.auth.models import User
+
+    with db.engine.connect() as conn:  # a fresh connection: the test's session may be stale
+        secret, last_step = conn.execute(
+            sa.select(User.totp_secret, User.totp_last_step).where(User.id == user_id)
+        ).one()
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(sessions.now())
+    if last_step is not None and step <= last_step:
+        step = last_step + 1
+    return totp.generate_otp(step)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The console (/admin/): the Admin per app, secured base views, dashboard."""
+"""The console (/admin/): the Admin per app, secured base views, dashboard, security headers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
-from opsadmin.auth.admin import SecureIndexView
+from opsadmin.admin.dashboard import DashboardView
+from opsadmin.admin.security import csp_nonce, init_security
 
 # Menu order: master data first, then the flow of work, then reports and administration.
 FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "auth", "audit")
@@ -17,12 +18,16 @@ def init_admin(app: Flask) -> Admin:
     """Build this app's Admin (never a module-level one) and add every feature's views."""
     import importlib
 
+    init_security(app)
     admin = Admin(
         app,
         name="opsadmin",
         url="/admin",
-        index_view=SecureIndexView(url="/admin", name="Dashboard"),
-        theme=Bootstrap4Theme(swatch="default", fluid=True),
+        index_view=DashboardView(url="/admin", name="Dashboard"),
+        theme=Bootstrap4Theme(
+            swatch="default", fluid=True, base_template="admin/console_base.html"
+        ),
+        csp_nonce_generator=csp_nonce,
     )
     for feature in FEATURES:
         module = importlib.import_module(f"opsadmin.{feature}.admin")

@@ -6,24 +6,39 @@ regions), ``regional_lead`` (read-only, own regions).
 
 Scoping: a view says how its rows belong to a region by overriding :meth:`scope_query` (most do it
 by naming ``region_column`` and the ``scope_joins`` that reach it). It applies to the list, the
-count, a typed ``?id=`` (``get_one``), edits and exports alike.
+count, a typed ``?id=`` (``get_one``), edits, deletes, actions, exports, the choices of relation
+fields and ``form_ajax_refs`` lookups alike (the last two through the view of the related model).
+A row saved outside the user's regions is refused. Forms carry a CSRF token (SecureForm).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import abort, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+import sqlalchemy as sa
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.form import SecureForm
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import fields, validators
+
+from opsadmin.errors import DomainError
+from opsadmin.extensions import db
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")
+# Spreadsheet programs run a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def console_user_ok() -> bool:
-    """Signed in, active, and past every login step (the console-auth module may add steps)."""
+    """Signed in, active, and past every login step (password, then TOTP)."""
     from opsadmin.auth.console import session_fully_authenticated
 
     return bool(current_user.is_authenticated and current_user.active) and (
@@ -36,6 +51,53 @@ def user_region_ids() -> set[int] | None:
     if current_user.role == "admin":
         return None
     return {region.id for region in current_user.regions}
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Prefix a text cell that a spreadsheet would read as a formula with ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class ConsoleSecureForm(SecureForm):
+    """flask-admin's SecureForm with Flask-WTF's token, so one token satisfies both checks.
+
+    The global CSRF check (opsadmin.admin.security) and the form agree on the token; both follow
+    WTF_CSRF_ENABLED (the shared test configuration turns it off; the console tests turn it on).
+    """
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Any:
+            return SecureForm.Meta._translations
+
+
+def _utc_filter(filter_class: type) -> type:
+    """A datetime filter whose typed values are read as UTC (UTCDateTime refuses naive values)."""
+
+    class UtcFilter(filter_class):
+        def clean(self, value: Any) -> Any:
+            cleaned = super().clean(value)
+            if isinstance(cleaned, list):
+                return [item.replace(tzinfo=dt.UTC) for item in cleaned]
+            return cleaned.replace(tzinfo=dt.UTC)
+
+    UtcFilter.__name__ = f"Utc{filter_class.__name__}"
+    return UtcFilter
+
+
+class ConsoleFilterConverter(sqla_filters.FilterConverter):
+    """flask-admin's filters, taught the project's column types (UTCDateTime)."""
+
+    utc_datetime_filters = tuple(
+        _utc_filter(f) if f is not sqla_filters.FilterEmpty else f
+        for f in sqla_filters.FilterConverter.datetime_filters
+    )
+
+    def convert(self, type_name: str, column: Any, name: str, **kwargs: Any) -> Any:
+        if type_name.lower() == "utcdatetime":
+            return [f(column, name, **kwargs) for f in self.utc_datetime_filters]
+        return super().convert(type_name, column, name, **kwargs)
 
 
 class SecureMixin:
@@ -65,6 +127,36 @@ class SecureIndexView(SecureMixin, AdminIndexView):
     """The console's home."""
 
 
+class _WriteCapability:
+    """``can_create``/``can_edit``/``can_delete`` that are False for users who may not write, so
+    the pages offer regional leads no button they would be refused."""
+
+    def __init__(self, default: bool) -> None:
+        self.default = default
+
+    def __get__(self, view: Any, owner: Any = None) -> bool:
+        if view is None or not self.default:
+            return self.default
+        from flask import has_request_context
+
+        return not has_request_context() or view.can_write()
+
+
+class ScopedAjaxModelLoader(QueryAjaxModelLoader):
+    """A ``form_ajax_refs`` loader that offers only the rows the user may see."""
+
+    def __init__(self, view: SecureModelView, name: str, session: Any, model: Any, **options: Any):
+        super().__init__(name, session, model, **options)
+        self.view = view
+
+    def get_query(self):
+        return self.view.scope_related(super().get_query(), self.model)
+
+    def get_one(self, pk: Any):
+        with db.session.no_autoflush:
+            return self.view.scoped_get(self.get_query(), self.model, pk)
+
+
 class SecureModelView(SecureMixin, ModelView):
     """A model's list/create/edit/details/export pages with roles and regional scoping."""
 
@@ -73,8 +165,16 @@ class SecureModelView(SecureMixin, ModelView):
     # The column holding the row's region id, and the relationships to join to reach it.
     region_column: Any = None
     scope_joins: tuple[Any, ...] = ()
+    form_base_class = ConsoleSecureForm
+    filter_converter = ConsoleFilterConverter()
+    can_create = _WriteCapability(True)
+    can_edit = _WriteCapability(True)
+    can_delete = _WriteCapability(True)
     can_view_details = True
+    can_export = True
+    export_types = ["csv"]
     page_size = 25
+    page_size_options = (25, 50, 100)
     can_set_page_size = True
 
     # -- roles ---------------------------------------------------------------------------------
@@ -92,11 +192,14 @@ class SecureModelView(SecureMixin, ModelView):
             abort(403)
         return None
 
+    def is_action_allowed(self, name: str) -> bool:
+        return self.can_write() and super().is_action_allowed(name)
+
     # -- scoping -------------------------------------------------------------------------------
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         if self.region_column is None:
             # A view that says nothing about regions shows nothing to a scoped user.
-            return query.filter(False)
+            return query.filter(sa.false())
         for join in self.scope_joins:
             query = query.join(join)
         return query.filter(self.region_column.in_(region_ids or {-1}))
@@ -114,13 +217,319 @@ class SecureModelView(SecureMixin, ModelView):
     def get_one(self, id: Any):
         from flask_admin.contrib.sqla import tools
 
-        pk = tools.iterdecode(id)
-        mapper_pk = self.model.__mapper__.primary_key
-        if len(mapper_pk) != 1:
+        if len(self.model.__mapper__.primary_key) != 1:
             return super().get_one(id)
-        return self.get_query().filter(mapper_pk[0] == pk).one_or_none()
+        return self.scoped_get(self.get_query(), self.model, tools.iterdecode(id))
+
+    @staticmethod
+    def scoped_get(query: Any, model: Any, pk: Any) -> Any:
+        """The row ``pk`` of ``query``, or None; a hand-typed ``?id=abc`` is simply not found."""
+        column = model.__mapper__.primary_key[0]
+        try:
+            pk = column.type.python_type(pk)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return query.filter(column == pk).one_or_none()
+
+    def rows_for_action(self, ids: list[Any]) -> list[Any]:
+        """The selected rows an action may touch: only those in the user's scope."""
+        return [row for row in (self.get_one(pk) for pk in ids) if row is not None]
+
+    def scope_related(self, query: Any, model: Any) -> Any:
+        """Scope a query of another model through that model's console view (deny by default)."""
+        if user_region_ids() is None:
+            return query
+        for view in getattr(self.admin, "_views", []):
+            if isinstance(view, SecureModelView) and view.model is model:
+                return view._scoped(query)
+        return query.filter(sa.false())
+
+    def _create_ajax_loader(self, name: str, options: dict[str, Any]) -> QueryAjaxModelLoader:
+        attr = getattr(self.model, name)
+        return ScopedAjaxModelLoader(self, name, db, attr.prop.mapper.class_, **options)
+
+    def create_form(self, obj: Any = None):
+        return self._scope_choices(super().create_form(obj))
+
+    def edit_form(self, obj: Any = None):
+        return self._scope_choices(super().edit_form(obj))
+
+    def _scope_choices(self, form: Any) -> Any:
+        """Relation fields list only rows in scope (a select of another region's sites leaks them
+        and lets a manager save a row there)."""
+        for field in form:
+            factory = getattr(field, "query_factory", None)
+            if factory is None or getattr(factory, "_opsadmin_scoped", False):
+                continue
+            field.query_factory = self._scoped_factory(factory)
+        return form
+
+    def _scoped_factory(self, factory: Any) -> Any:
+        def scoped():
+            query = factory()
+            model = query.column_descriptions[0]["entity"]
+            return self.scope_related(query, model)
+
+        scoped._opsadmin_scoped = True
+        return scoped
+
+    def _on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        super()._on_model_change(form, model, is_created)
+        self.check_in_scope(model)
+
+    def check_in_scope(self, model: Any) -> None:
+        """Refuse to save a row that would land outside the user's regions."""
+        from wtforms.validators import ValidationError
+
+        if user_region_ids() is None:
+            return
+        db.session.flush()
+        mapper_pk = self.model.__mapper__.primary_key
+        pk = sa.inspect(model).identity
+        if not pk or self.get_query().filter(mapper_pk[0] == pk[0]).one_or_none() is None:
+            raise ValidationError("You can only save rows in the regions assigned to you.")
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, DomainError):
+            flash(exc.message, "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    # -- export --------------------------------------------------------------------------------
+    @property
+    def export_max_rows(self) -> int:
+        return int(current_app.config["OPSADMIN_EXPORT_MAX_ROWS"])
+
+    def get_export_value(self, model: Any, name: Any) -> Any:
+        return neutralise_cell(super().get_export_value(model, name))
+
+    def _export_data(self):
+        from opsadmin.audit import service as audit
+
+        count, data = super()._export_data()
+        data = list(data)
+        audit.record(
+            db.session,
+            "export",
+            entity=self.model.__name__,
+            detail=f"{len(data)} rows exported from {self.name} (of {count} matching)",
+            changes={
+                "rows": len(data),
+                "matching": count,
+                "query": request.query_string.decode()[:500],
+            },
+        )
+        db.session.commit()
+        return count, data
+
+
+# -- users and API keys (administrators) ----------------------------------------------------------
+class UserView(SecureModelView):
+    """Console users: role, regions, active; passwords through the service's rules."""
+
+    allowed_roles = ("admin",)
+    write_roles = ("admin",)
+    can_delete = False  # disable instead: the audit log keeps pointing at the account
+    can_export = False
+    column_list = (
+        "email",
+        "role",
+        "regions",
+        "active",
+        "totp_enabled",
+        "last_login_at",
+        "created_at",
+    )
+    column_searchable_list = ("email",)
+    column_filters = ("role", "active")
+    column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
+    form_columns = ("email", "role", "regions", "active")
+    form_extra_fields = {
+        "password": fields.PasswordField(
+            "Password",
+            description="At least 12 characters. On edit, leave empty to keep the current password.",
+            validators=[validators.Optional()],
+        )
+    }
+    form_choices = {
+        "role": [
+            ("admin", "admin"),
+            ("ops_manager", "ops_manager"),
+            ("regional_lead", "regional_lead"),
+        ]
+    }
+
+    def create_model(self, form: Any):
+        from opsadmin.auth.service import create_user
+
+        try:
+            if not form.password.data:
+                raise _invalid("A new user needs a password.")
+            user = create_user(
+                db.session,
+                form.email.data or "",
+                form.password.data,
+                form.role.data,
+                [region.code for region in form.regions.data or []],
+            )
+            user.active = bool(form.active.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        self.after_model_change(form, user, True)
+        return user
+
+    def update_model(self, form: Any, model: Any) -> bool:
+        from opsadmin.auth import sessions
+
+        if model.id == current_user.id and (not form.active.data or form.role.data != "admin"):
+            flash("You cannot disable yourself or drop your own administrator role.", "error")
+            return False
+        was_active = model.active
+        password = form.password.data
+        del form.password  # never copied onto the model as-is
+        try:
+            form.populate_obj(model)
+            model.email = model.email.strip().lower()
+            if password:
+                sessions.change_password(db.session, model, password)
+            if was_active and not model.active:
+                sessions.revoke_user_sessions(db.session, model.id)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        return True
+
+    @action(
+        "reset_totp", "Reset two-factor", "They will enrol a new authenticator at next sign-in."
+    )
+    def action_reset_totp(self, ids: list[Any]) -> None:
+        from opsadmin.auth import sessions
+
+        users = self.rows_for_action(ids)
+        for user in users:
+            sessions.reset_totp(db.session, user)
+        db.session.commit()
+        flash(f"Two-factor reset for {len(users)} user(s).", "success")
+
+
+def _invalid(message: str) -> DomainError:
+    from opsadmin.errors import InvalidInput
+
+    return InvalidInput(message)
+
+
+class ApiKeyForm(ConsoleSecureForm):
+    name = fields.StringField(
+        "Name", validators=[validators.InputRequired(), validators.Length(max=120)]
+    )
+    scopes = fields.SelectMultipleField(
+        "Scopes",
+        choices=[("read", "read"), ("write", "write"), ("admin", "admin")],
+        validators=[validators.InputRequired()],
+    )
+
+
+class ApiKeyView(SecureModelView):
+    """Integrations' keys: created here (shown once), revoked here; only the prefix afterwards."""
+
+    allowed_roles = ("admin",)
+    write_roles = ("admin",)
+    can_edit = False
+    can_delete = False
+    can_export = False
+    can_view_details = False
+    column_list = (
+        "name",
+        "prefix",
+        "scopes",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    column_exclude_list = ("digest",)
+    column_searchable_list = ("name", "prefix")
+
+    def scaffold_form(self):
+        return ApiKeyForm
+
+    def create_model(self, form: Any):
+        from opsadmin.auth.service import create_api_key
+
+        try:
+            key, plaintext = create_api_key(
+                db.session,
+                form.name.data or "",
+                list(form.scopes.data or []),
+                created_by=current_user.email,
+            )
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return False
+        g.new_api_key_plaintext = plaintext
+        return key
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        """On success, show the key on this response only (never flashed into the cookie)."""
+        if request.method != "POST":
+            return super().create_view()
+        form = self.create_form()
+        if self.validate_form(form) and self.create_model(form):
+            return self.render(
+                "admin/console_apikey_created.html", plaintext=g.pop("new_api_key_plaintext")
+            )
+        return self.render(
+            self.create_template,
+            form=form,
+            form_opts=self._create_form_opts(),
+            return_url=self.get_url(".index_view"),
+        )
+
+    def _create_form_opts(self):
+        from flask_admin.form import FormOpts
+
+        return FormOpts(widget_args=self.form_widget_args, form_rules=self._form_create_rules)
+
+    @action(
+        "revoke", "Revoke", "Revoke the selected keys? Integrations using them get 401 at once."
+    )
+    def action_revoke(self, ids: list[Any]) -> None:
+        from opsadmin.auth.service import revoke_api_key
+
+        keys = self.rows_for_action(ids)
+        for key in keys:
+            revoke_api_key(db.session, key.id)
+        db.session.commit()
+        flash(f"Revoked {len(keys)} key(s).", "success")
 
 
 def admin_views() -> list[BaseView]:
     """Users and API keys (administrators only)."""
-    return []
+    from opsadmin.auth.models import ApiKey, User
+
+    return [
+        UserView(User, db, name="Users", category="Administration", endpoint="users"),
+        ApiKeyView(ApiKey, db, name="API keys", category="Administration", endpoint="api_keys"),
+    ]
+
+
+__all__ = [
+    "ConsoleSecureForm",
+    "SecureIndexView",
+    "SecureModelView",
+    "SecureView",
+    "UserView",
+    "ApiKeyView",
+    "console_user_ok",
+    "neutralise_cell",
+    "user_region_ids",
+]
