@@ -26,6 +26,8 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(api_keys)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(demo)
 
 
 def _fail(error: DomainError) -> None:
@@ -87,3 +89,67 @@ def api_keys_create(name: str, scopes: str) -> None:
     click.echo(f"created API key {key.name!r} (prefix {key.prefix}, scopes {','.join(key.scopes)})")
     click.echo("Store it now: it is not shown again.")
     click.echo(plaintext)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Add the demo chain (2 regions, 5 sites, ~25 staff, 12 weeks of bookings, ~60 referrals).
+
+    Idempotent: what exists is kept, only what is missing is added.
+    """
+    import time
+
+    from opsadmin import demo as demo_chain
+    from opsadmin.audit.service import acting_as
+
+    started = time.monotonic()
+    with acting_as(demo_chain.ACTOR):
+        added = demo_chain.seed_demo(db.session)
+    db.session.commit()
+    click.echo(f"{demo_chain.summary(added)} ({time.monotonic() - started:.1f} s)")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--yes", is_flag=True, help="Seed demo data even into a database that is not SQLite.")
+@click.option(
+    "--reset-admin-password",
+    "--reset-passwords",
+    "reset",
+    is_flag=True,
+    help="Print new passwords for the demo logins (admin, ops manager, regional lead).",
+)
+@click.option("--no-serve", is_flag=True, help="Prepare the database and logins, then exit.")
+@with_appcontext
+def demo(host: str, port: int, yes: bool, reset: bool, no_serve: bool) -> None:
+    """What `make demo` runs: migrate, seed the demo chain, create logins, serve the console."""
+    import os
+
+    from flask import current_app
+    from werkzeug.serving import run_simple
+
+    from opsadmin import demo as demo_chain
+    from opsadmin.audit.service import acting_as
+
+    config = current_app.config
+    if not demo_chain.is_sqlite(config["SQLALCHEMY_DATABASE_URI"]) and not yes:
+        raise click.ClickException(
+            "DATABASE_URL is not SQLite: `opsadmin demo` would add made-up clinics, staff and "
+            "bookings to it. Run it again with --yes if that is what you want."
+        )
+    demo_chain.migrate_database()
+    with acting_as(demo_chain.ACTOR):
+        click.echo(demo_chain.summary(demo_chain.seed_demo(db.session)))
+        logins = demo_chain.ensure_demo_logins(db.session, reset=reset)
+        api_key = demo_chain.ensure_demo_api_key(db.session)
+    db.session.commit()
+    db.session.remove()
+    base_url = f"http://{host}:{port}"
+    if not os.environ.get("OPSADMIN_BASE_URL"):
+        config["OPSADMIN_BASE_URL"] = base_url  # links in e-mails point at this server
+    click.echo("\n".join(demo_chain.banner(config, base_url, logins, api_key)))
+    if not no_serve:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
