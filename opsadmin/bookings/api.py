@@ -1,7 +1,117 @@
-"""JSON API of the bookings feature (DESIGN §6)."""
+"""JSON API of the bookings feature (DESIGN §6): appointments, availability, eligibility.
+
+Views parse, call :mod:`opsadmin.bookings.service` / :mod:`~opsadmin.bookings.availability` /
+:mod:`opsadmin.staff.eligibility` (every rule lives there), commit and present. The key check
+(:func:`api_key_required`) ends its own transaction, so a booking opens a fresh one and can take
+its lock first.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+import datetime as dt
+from typing import Any
 
-blueprints: list[Blueprint] = []
+import sqlalchemy as sa
+from flask.views import MethodView
+from sqlalchemy.orm import selectinload
+
+from opsadmin.auth.apikeys import api_key_required
+from opsadmin.bookings import service
+from opsadmin.bookings.availability import availability
+from opsadmin.bookings.models import Appointment
+from opsadmin.bookings.schemas import (
+    AppointmentPutSchema,
+    AppointmentQuerySchema,
+    AppointmentSchema,
+    AppointmentStatusSchema,
+    AvailabilityQuerySchema,
+    AvailabilitySchema,
+    EligibilityQuerySchema,
+    EligibilitySchema,
+)
+from opsadmin.extensions import db
+from opsadmin.locations.service import get_location
+from opsadmin.schemas import Blueprint, SelectPage
+from opsadmin.staff.eligibility import eligibility
+
+blp = Blueprint(
+    "bookings",
+    __name__,
+    url_prefix="/api/v1",
+    description="Appointments pushed by the booking system, availability and eligibility.",
+)
+blueprints: list[Blueprint] = [blp]
+
+RULE_CONFLICTS = (
+    "room_at_capacity, outside_opening_hours, room_closed, room_kind_mismatch, "
+    "staff_not_eligible, site_not_licensed, referral_not_approved, invalid_transition, duplicate"
+)
+
+
+@blp.route("/appointments/<external_id>")
+class AppointmentItem(MethodView):
+    @api_key_required("write")
+    @blp.arguments(AppointmentPutSchema)
+    @blp.response(200, AppointmentSchema, description="Updated, or unchanged (identical body).")
+    @blp.alt_response(201, schema=AppointmentSchema, description="Created.")
+    @blp.alt_response(409, description=f"A booking rule refused: {RULE_CONFLICTS}.")
+    def put(self, body: dict[str, Any], external_id: str) -> tuple[Appointment, int]:
+        """Create (201) or update/reschedule (200) the booking system's appointment.
+
+        Every booking rule is checked in one transaction; the same body twice changes nothing."""
+        request = service.BookingRequest(external_id=external_id, **body)
+        appointment, created = service.book_appointment(db.session, request)
+        db.session.commit()
+        return appointment, 201 if created else 200
+
+    @api_key_required("write")
+    @blp.arguments(AppointmentStatusSchema)
+    @blp.response(200, AppointmentSchema)
+    @blp.alt_response(409, description="invalid_transition: the status may not move so.")
+    def patch(self, body: dict[str, Any], external_id: str) -> Appointment:
+        """Move the appointment's status (booked/checked_in → checked_in, completed, no_show,
+        cancelled); completed, no_show and cancelled are final."""
+        appointment = service.change_status(db.session, external_id, body["status"])
+        db.session.commit()
+        return appointment
+
+    @api_key_required("read")
+    @blp.response(200, AppointmentSchema)
+    def get(self, external_id: str) -> Appointment:
+        """One appointment by the booking system's id."""
+        return service.get_appointment(db.session, external_id)
+
+
+@blp.route("/appointments")
+class AppointmentList(MethodView):
+    @api_key_required("read")
+    @blp.arguments(AppointmentQuerySchema, location="query")
+    @blp.response(200, AppointmentSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, args: dict[str, Any]) -> sa.Select:
+        """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""
+        return service.appointments_query(**args).options(selectinload(Appointment.location))
+
+
+@blp.route("/locations/<code>/availability")
+class LocationAvailability(MethodView):
+    @api_key_required("read")
+    @blp.arguments(AvailabilityQuerySchema, location="query")
+    @blp.response(200, AvailabilitySchema)
+    def get(self, args: dict[str, Any], code: str) -> Any:
+        """Every 15-minute start with a free chair for ``duration`` minutes on the local date,
+        and the clinicians eligible for the kind there that day."""
+        return availability(db.session, code, args["date"], args["kind"], args["duration"])
+
+
+@blp.route("/staff/<int:staff_id>/eligibility")
+class StaffEligibility(MethodView):
+    @api_key_required("read")
+    @blp.arguments(EligibilityQuerySchema, location="query")
+    @blp.response(200, EligibilitySchema)
+    def get(self, args: dict[str, Any], staff_id: int) -> Any:
+        """Whether the staff member may take ``kind`` at ``location`` on the local ``date``, and
+        what is missing (credential kind, state for state-issued kinds, reason)."""
+        location = get_location(db.session, args["location"])
+        on: dt.date = args["date"]
+        return eligibility(db.session, staff_id, location.id, on, args["kind"])

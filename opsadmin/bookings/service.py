@@ -134,8 +134,7 @@ def get_appointment(session: Session, external_id: str) -> Appointment:
     return appointment
 
 
-def list_appointments(
-    session: Session,
+def appointments_query(
     *,
     location: str | None = None,
     starts_from: dt.datetime | None = None,

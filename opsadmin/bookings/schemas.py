@@ -1,0 +1,144 @@
+"""API schemas of appointments, availability and eligibility (DESIGN §6).
+
+Request datetimes must carry an offset (a naive one is a 422); responses give UTC with ``Z``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from opsadmin.bookings.availability import MAX_DURATION_MINUTES
+from opsadmin.bookings.models import APPOINTMENT_STATUSES
+from opsadmin.referrals.models import INDICATIONS
+from opsadmin.schemas import AwareDateTime, Schema
+from opsadmin.staff.models import APPOINTMENT_KINDS, STAFF_ROLES
+
+KIND = ma.validate.OneOf(APPOINTMENT_KINDS)
+STATUS = ma.validate.OneOf(APPOINTMENT_STATUSES)
+
+
+class AppointmentPutSchema(Schema):
+    """The booking system's appointment; ``external_id`` is the URL's."""
+
+    location = ma.fields.String(required=True, metadata={"description": "Location code."})
+    room_id = ma.fields.Integer(required=True)
+    staff_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, validate=KIND)
+    indication = ma.fields.String(required=True, validate=ma.validate.OneOf(INDICATIONS))
+    patient_ref = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "The booking system's opaque patient id; never a name."},
+    )
+    referral_id = ma.fields.Integer(load_default=None, allow_none=True)
+    starts_at = AwareDateTime(
+        required=True, metadata={"description": "Whole minutes, with offset."}
+    )
+    ends_at = AwareDateTime(required=True, metadata={"description": "After starts_at."})
+    status = ma.fields.String(load_default="booked", validate=STATUS)
+
+    @ma.validates_schema
+    def ends_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
+            raise ma.ValidationError({"ends_at": ["Must be after starts_at."]})
+
+
+class AppointmentStatusSchema(Schema):
+    status = ma.fields.String(required=True, validate=STATUS)
+
+
+class LocationCodeSchema(Schema):
+    code = ma.fields.String()
+
+
+class AppointmentSchema(Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    location = ma.fields.Pluck(LocationCodeSchema, "code")
+    room_id = ma.fields.Integer()
+    staff_id = ma.fields.Integer()
+    kind = ma.fields.String(validate=KIND)
+    indication = ma.fields.String(validate=ma.validate.OneOf(INDICATIONS))
+    patient_ref = ma.fields.String()
+    referral_id = ma.fields.Integer(allow_none=True)
+    starts_at = AwareDateTime()
+    ends_at = AwareDateTime()
+    status = ma.fields.String(validate=STATUS)
+    created_at = AwareDateTime()
+    updated_at = AwareDateTime()
+
+
+class AppointmentQuerySchema(ma.Schema):
+    """``from``/``to`` select the appointments overlapping [from, to)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # page/page_size are parsed beside these
+
+    location = ma.fields.String(metadata={"description": "Location code."})
+    starts_from = AwareDateTime(
+        data_key="from", metadata={"description": "Appointments ending after this instant."}
+    )
+    starts_before = AwareDateTime(
+        data_key="to", metadata={"description": "Appointments starting before this instant."}
+    )
+    status = ma.fields.String(validate=STATUS)
+
+
+class AvailabilityQuerySchema(Schema):
+    date = ma.fields.Date(required=True, metadata={"description": "The location's local date."})
+    kind = ma.fields.String(required=True, validate=KIND)
+    duration = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=1, max=MAX_DURATION_MINUTES),
+        metadata={"description": "Minutes."},
+    )
+
+
+class AvailableSlotSchema(Schema):
+    room_id = ma.fields.Integer()
+    starts_at = AwareDateTime()
+    ends_at = AwareDateTime()
+    free_chairs = ma.fields.Integer()
+
+
+class EligibleStaffSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    role = ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES))
+
+
+class AvailabilitySchema(Schema):
+    location = ma.fields.Pluck(LocationCodeSchema, "code")
+    date = ma.fields.Date()
+    kind = ma.fields.String(validate=KIND)
+    duration = ma.fields.Integer()
+    slots = ma.fields.List(ma.fields.Nested(AvailableSlotSchema))
+    eligible_staff = ma.fields.List(ma.fields.Nested(EligibleStaffSchema))
+
+
+class EligibilityQuerySchema(Schema):
+    location = ma.fields.String(required=True, metadata={"description": "Location code."})
+    date = ma.fields.Date(required=True, metadata={"description": "The location's local date."})
+    kind = ma.fields.String(required=True, validate=KIND)
+
+
+class MissingCredentialSchema(Schema):
+    kind = ma.fields.String(
+        metadata={
+            "description": "A credential kind, or location / staff / credential_rule for the "
+            "not_assigned / inactive / no_rule reasons."
+        }
+    )
+    state = ma.fields.String(metadata={"description": "For state-issued credential kinds."})
+    reason = ma.fields.String(
+        validate=ma.validate.OneOf(
+            ("missing", "expired", "unverified", "not_assigned", "inactive", "no_rule")
+        )
+    )
+
+
+class EligibilitySchema(Schema):
+    eligible = ma.fields.Boolean()
+    missing = ma.fields.List(ma.fields.Nested(MissingCredentialSchema))
