@@ -6,9 +6,11 @@ and must apply the room rules, and rooms build on locations (never the reverse).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_admin import BaseView
+from flask_admin.form import DateTimeField
 
 from opsadmin.extensions import db
 from opsadmin.locations import service as location_service
@@ -122,6 +124,8 @@ class RoomClosureView(MasterDataView):
     column_default_sort = ("starts_at", True)
     column_labels = {"room.name": "Room", "starts_at": "Starts (UTC)", "ends_at": "Ends (UTC)"}
     form_columns = ("room", "starts_at", "ends_at", "reason")
+    # UTCDateTime is a TypeDecorator the form scaffolding does not know: say which field to use.
+    form_overrides = {"starts_at": DateTimeField, "ends_at": DateTimeField}
     form_args = {
         "room": {"query_factory": scoped_rooms},
         "starts_at": {"description": "UTC"},
@@ -130,12 +134,10 @@ class RoomClosureView(MasterDataView):
 
     def on_model_change(self, form: Any, model: RoomClosure, is_created: bool) -> None:
         # The form's date-time pickers are UTC wall-clock times (labelled so): make them aware.
-        from opsadmin.db import utcnow
-
         for field in ("starts_at", "ends_at"):
             value = getattr(model, field)
             if value is not None and value.tzinfo is None:
-                setattr(model, field, value.replace(tzinfo=utcnow().tzinfo))
+                setattr(model, field, value.replace(tzinfo=dt.UTC))
         super().on_model_change(form, model, is_created)
 
     def validate_model(self, model: RoomClosure) -> None:
