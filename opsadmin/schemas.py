@@ -92,6 +92,9 @@ class SelectPage(flask_smorest.Page):
     @property
     def items(self) -> list[Any]:
         params = self.page_params
+        if params.first_item >= (params.item_count or 0):
+            # Past the end: no query (and no OFFSET too large for the database's integers).
+            return []
         statement = self.collection.limit(params.page_size).offset(params.first_item)
         return list(db.session.scalars(statement).unique())
 

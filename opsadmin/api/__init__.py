@@ -12,12 +12,26 @@ import importlib
 from flask import Flask, abort, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
+from werkzeug.routing import IntegerConverter
 
 from opsadmin.api.errors import PROBLEM_JSON, ProblemSchema, init_error_handlers, is_api_request
 from opsadmin.extensions import csrf
 
 FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports")
 BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_ID = 2**31 - 1  # PostgreSQL integer; SQLite and psycopg overflow on larger path ids
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` with an upper bound: an id no row can have is a 404, not an overflow (500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _id_parameter_schema(converter: IdConverter) -> dict:
+    return {"type": "integer", "minimum": 0, "maximum": converter.max}
 
 
 class Api(SmorestApi):
@@ -40,6 +54,18 @@ class Api(SmorestApi):
         prepare_response(response, self.spec, PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        # The header's value is JSON text: document it as a string (smorest says "object",
+        # which no header value can be).
+        header = {
+            "description": "Pagination metadata, a JSON object: total, total_pages, first_page,"
+            " last_page, page, previous_page, next_page.",
+            "schema": {"type": "string"},
+            "example": '{"total": 30, "total_pages": 2, "first_page": 1, "last_page": 2,'
+            ' "page": 1, "next_page": 2}',
+        }
+        self.spec.components.header("PAGINATION", header, lazy=True)
+
 
 def init_api(app: Flask) -> Api:
     """Build this app's Api (never a module-level one) and register every feature's blueprints."""
@@ -48,7 +74,10 @@ def init_api(app: Flask) -> Api:
 
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    # Before any API route is added: every <int:…> of the API is bounded.
+    app.url_map.converters["int"] = IdConverter
     api = Api(app)
+    api.register_converter(IdConverter, _id_parameter_schema)
     api.spec.components.security_scheme(
         "apiKey", {"type": "http", "scheme": "bearer", "description": "An opsadmin API key."}
     )

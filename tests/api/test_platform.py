@@ -258,3 +258,15 @@ def test_healthz_is_503_naming_what_failed(app_without_database):
         "database": "unavailable",
         "redis": "unavailable",
     }
+
+
+def test_openapi_document_contains_every_registered_api_path(app, client):
+    spec_paths = set(client.get("/api/v1/openapi.json").json["paths"])
+    routed = {
+        re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") or rule.rule == "/healthz"
+    }
+    routed -= {"/api/v1/openapi.json", "/api/v1/docs"}
+    assert routed <= spec_paths
+    assert {"/api/v1/regions", "/api/v1/locations/{code}/rooms", "/healthz"} <= spec_paths
