@@ -74,6 +74,7 @@ class Referrals(MethodView):
     @idempotent
     @blp.arguments(ReferralCreateSchema)
     @blp.response(201, ReferralSchema)
+    @blp.alt_response(409, description="duplicate: the same Idempotency-Key is still running.")
     def post(self, data: dict[str, Any]) -> tuple[Referral, int, dict[str, str]]:
         """Create a referral in ``received``. Honours ``Idempotency-Key`` (kept 72 hours)."""
         referral = service.create_referral(db.session, referral_request(data))
@@ -99,6 +100,7 @@ class Transitions(MethodView):
     @idempotent
     @blp.arguments(TransitionSchema)
     @blp.response(200, ReferralSchema)
+    @blp.alt_response(409, description="invalid_transition: the state machine forbids it.")
     def post(self, data: dict[str, Any], referral_id: int) -> Referral:
         """Move a referral: 409 ``invalid_transition`` when the state machine forbids it; approving
         or declining needs ``screening`` (422 under ``errors.screening`` otherwise)."""
