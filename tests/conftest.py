@@ -131,7 +131,9 @@ class Auth:
         )
 
     def logout(self):
-        return self.client.post("/logout", data={"csrf_token": self.csrf_token("/login")})
+        # Signed in, /login redirects; the console's pages carry the sign-out form and its token.
+        token = self.csrf_token("/admin/") or self.csrf_token("/login")
+        return self.client.post("/logout", data={"csrf_token": token})
 
 
 def totp_code(user_id: int) -> str:

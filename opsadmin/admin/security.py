@@ -49,8 +49,19 @@ def init_security(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     # CSRFProtect's own hook would also guard the API; ours skips /api/ and checks the rest.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_fresh_request_globals)
     app.before_request(_protect_console_forms)
     app.after_request(_security_headers)
+
+
+def _fresh_request_globals() -> None:
+    """Forget a nonce or CSRF token cached on ``g`` by an earlier request.
+
+    Each production request has its own app context, but a request made while an app context is
+    already pushed (tests, the CLI) shares it, and a cached token would never reach the session.
+    """
+    g.pop("csp_nonce", None)
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _protect_console_forms() -> None:

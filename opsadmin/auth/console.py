@@ -98,6 +98,9 @@ def _is_console_request() -> bool:
 
 def _load_console_session() -> None:
     g.console_session = None
+    # flask-login caches the user on g, which outlives a request when an app context was
+    # already pushed (tests, CLI): the user must come from this request's session check.
+    g.pop("_login_user", None)
     if not _is_console_request():
         return
     token = session.get(TOKEN_KEY)
@@ -217,8 +220,7 @@ def _refuse_throttled(email: str, user: User | None) -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
-        if session_fully_authenticated():
-            return redirect(safe_next(request.args.get("next")), code=303)
+        # Shown even to a signed-in user: signing in again (as someone else) rotates the session.
         return _login_page()
     email = (request.form.get("email") or "").strip().lower()[:254]
     password = request.form.get("password") or ""
