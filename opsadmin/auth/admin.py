@@ -23,7 +23,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.form import SecureForm
+from flask_admin.form import BaseForm, SecureForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import fields, validators
@@ -69,7 +69,7 @@ class ConsoleSecureForm(SecureForm):
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: Any) -> Any:
-            return SecureForm.Meta._translations
+            return BaseForm.Meta._translations
 
 
 def _utc_filter(filter_class: type) -> type:
