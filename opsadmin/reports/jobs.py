@@ -37,7 +37,7 @@ from opsadmin.reports.models import ReportDelivery, ReportRun
 from opsadmin.reports.render import CHART_CID, render_credentials, subject_of
 
 log = logging.getLogger(__name__)
-# Test-only: while this file exists a build pauses (so a test can SIGKILL the work horse mid-run).
+# Test-only: while this file exists the first build pauses (a test SIGKILLs the horse mid-run).
 PAUSE_ENV = "OPSADMIN_TEST_PAUSE_BUILD_FILE"
 
 
@@ -64,8 +64,9 @@ def dispatch_reports(now: str | None = None) -> list[int]:
 
 
 def _pause_for_tests() -> None:
+    """Pause the first build while the file named by PAUSE_ENV exists (tests only; once)."""
     path = os.environ.get(PAUSE_ENV)
-    if not path or not os.path.exists(path):
+    if not path or not os.path.exists(path) or os.path.exists(f"{path}.pid"):
         return
     with open(f"{path}.pid", "w") as marker:
         marker.write(str(os.getpid()))
