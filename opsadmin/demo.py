@@ -43,7 +43,7 @@ from opsadmin.locations.models import (
 )
 from opsadmin.locations.service import local_date, local_datetime, open_intervals
 from opsadmin.referrals.models import Referral, ReferralEvent, Screening
-from opsadmin.rooms.models import Room
+from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.staff.eligibility import eligibility_many
 from opsadmin.staff.models import (
     CLINICIAN_ROLES,
@@ -255,6 +255,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
     if not _dated_data_exists(session):
         rng = random.Random(SEED)
         _add_closures(session, locations, today, added)
+        _add_room_closures(session, locations, today, added)
         session.flush()
         schedule = build_schedule(session, locations, staff, now, rng)
         referrals = build_referrals(session, schedule, locations, staff, now, rng)
@@ -480,6 +481,30 @@ def _add_closures(
             added["closures"] += 1
 
 
+# (site, room, days from today, local start, local end, reason): maintenance, one past, one ahead.
+ROOM_CLOSURES = (
+    ("CHI", "Infusion B", -17, "08:00", "12:00", "Infusion pump calibration"),
+    ("IND", "Infusion 2", 3, "12:00", "16:00", "Recliner replacement"),
+)
+
+
+def _add_room_closures(
+    session: Session, locations: dict[str, Location], today: dt.date, added: dict[str, int]
+) -> None:
+    for code, room_name, days, opens, closes, reason in ROOM_CLOSURES:
+        location = locations[code]
+        room = next(r for r in location.rooms if r.name == room_name)
+        day = _weekday_near(today + dt.timedelta(days=days))
+        room.closures.append(
+            RoomClosure(
+                starts_at=local_datetime(location, day, dt.time.fromisoformat(opens)),
+                ends_at=local_datetime(location, day, dt.time.fromisoformat(closes)),
+                reason=reason,
+            )
+        )
+        added["room_closures"] += 1
+
+
 def _weekday_near(day: dt.date) -> dt.date:
     while day.weekday() > 3:  # Monday–Thursday: every site is open then
         day += dt.timedelta(days=1)
@@ -595,7 +620,7 @@ def build_schedule(
         targets: dict[int, float] = {}
         for offset in range(-PAST_DAYS, FUTURE_DAYS):
             day = today + dt.timedelta(days=offset)
-            target = targets.setdefault(day.isocalendar()[1], rng.uniform(0.64, 0.84))
+            target = targets.setdefault(day.isocalendar()[1], rng.uniform(0.66, 0.86))
             for room in rooms:
                 _fill_room_day(schedule, eligibility, room, day, target, patients, rng)
     _set_statuses(schedule, now, rng)
@@ -623,10 +648,15 @@ def _fill_room_day(
             cursor = opens
             while cursor < closes:
                 kind, indication, minutes = _draw_appointment(room.kind, rng)
+                if cursor + dt.timedelta(minutes=minutes) > closes and kind == "infusion":
+                    # The day's last chair-slot: a shorter infusion may still fit.
+                    indication, minutes = "depression", INFUSION_MINUTES["depression"]
                 ends = cursor + dt.timedelta(minutes=minutes)
                 if ends > closes:
                     break
                 clinicians = eligibility.clinicians(location, day, kind)
+                if _room_closed(room, cursor, ends):
+                    clinicians = []
                 if clinicians and rng.random() < _booking_probability(target, minutes):
                     schedule.add(
                         Slot(
@@ -637,6 +667,10 @@ def _fill_room_day(
                     cursor = ends
                 else:
                     cursor += dt.timedelta(minutes=IDLE_STEP)
+
+
+def _room_closed(room: Room, starts_at: dt.datetime, ends_at: dt.datetime) -> bool:
+    return any(c.starts_at < ends_at and starts_at < c.ends_at for c in room.closures)
 
 
 def _draw_appointment(room_kind: str, rng: random.Random) -> tuple[str, str, int]:
