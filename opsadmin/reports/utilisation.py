@@ -161,6 +161,9 @@ def _status_counts(session: Session, bounds: list[tuple[int, dt.datetime, dt.dat
             a.status.in_(("completed", "no_show")),
             a.starts_at >= weeks.c.s,
             a.starts_at < weeks.c.e,
+            # Constant bounds on the indexed column: without them PostgreSQL scans the whole table.
+            a.starts_at >= min(b[1] for b in bounds),
+            a.starts_at < max(b[2] for b in bounds),
         )
         .group_by(a.room_id, a.status)
     )
