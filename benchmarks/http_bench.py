@@ -1,0 +1,309 @@
+"""(3) Availability and appointment reads, and (4) concurrent booking PUTs, under gunicorn with wrk.
+
+Each server is ``gunicorn`` on 127.0.0.1 at a free random port with 2 × cores sync workers; the
+bare floor (``benchmarks.bare_app``) is served by the very same command. Load comes from Debian's
+``wrk`` (16 connections, 2 threads, a fixed duration: bounded in time, and in count by the request
+files it replays), with ``benchmarks/wrk/requests.lua`` adding the Bearer key and the PUT bodies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from benchmarks import generate
+from benchmarks.common import Results
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "wrk" / "requests.lua"
+CONNECTIONS = 16
+WRK_THREADS = 2
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+def workers() -> int:
+    return 2 * (os.cpu_count() or 1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_spec() -> str:
+    return "wsgi:app" if (ROOT / "wsgi.py").exists() else "opsadmin.app:create_app()"
+
+
+def server_environment(database_url: str, instance: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
+        SECRET_KEY="benchmark-only-secret-key-0123456789",
+        OPSADMIN_ENV="production",
+        OPSADMIN_INSTANCE_DIR=instance,
+        # The per-key limit protects production; here it would measure the limiter, not the app.
+        OPSADMIN_API_RATE_LIMIT="100000000 per minute",
+    )
+    return env
+
+
+@contextmanager
+def gunicorn(spec: str, env: dict[str, str], probe: str) -> Iterator[str]:
+    """Serve ``spec`` on a random 127.0.0.1 port; yield its base URL; stop it (this process only)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", spec, "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers()), "--log-level", "warning"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + probe, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers: that is all we wait for
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+_DURATION = re.compile(r"([\d.]+)(us|ms|s|m)\b")
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _milliseconds(text: str) -> float:
+    value, unit = _DURATION.match(text).groups()
+    return float(value) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def find(pattern: str, default: str = "0") -> str:
+        match = re.search(pattern, output)
+        return match.group(1) if match else default
+
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        requests=int(find(r"(\d+) requests in")),
+        per_second=float(find(r"Requests/sec:\s+([\d.]+)")),
+        p50_ms=_milliseconds(find(r"50%\s+(\S+)", "0ms")),
+        p99_ms=_milliseconds(find(r"99%\s+(\S+)", "0ms")),
+        non_2xx=int(find(r"Non-2xx or 3xx responses: (\d+)")),
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def run_wrk(base: str, lines: list[str], duration: int, api_key: str = "") -> WrkResult:
+    """Replay ``lines`` against ``base`` for ``duration`` seconds at 16 connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(lines) + "\n")
+    env = dict(os.environ, BENCH_REQUESTS=handle.name, BENCH_API_KEY=api_key,
+               BENCH_THREADS=str(WRK_THREADS))  # fmt: skip
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency",
+               "--timeout", "10s", "-s", str(LUA), base]  # fmt: skip
+    try:
+        output = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=duration + 60
+        )
+    finally:
+        os.unlink(handle.name)
+    return parse_wrk(output.stdout)
+
+
+# -- request files ---------------------------------------------------------------------------------
+def availability_lines(week_monday: dt.date) -> list[str]:
+    lines = []
+    codes = [code for code, *_ in _location_codes()]
+    for offset in range(6):
+        day = week_monday + dt.timedelta(days=offset)
+        for index, code in enumerate(codes):
+            kind, duration = ("infusion", 120) if index % 3 else ("consult", 60)
+            path = (
+                f"/api/v1/locations/{code}/availability?date={day}&kind={kind}&duration={duration}"
+            )
+            lines.append(f"GET\t{path}")
+    # Interleave days and sites so concurrent requests do not all read the same rows.
+    return lines[::7] + [line for i, line in enumerate(lines) if i % 7]
+
+
+def _location_codes() -> list[tuple[str, str, str]]:
+    found = []
+    for region_code, _name, state, tz in generate.REGIONS:
+        for n in range(1, generate.LOCATIONS_PER_REGION + 1):
+            found.append((f"{region_code}{n:03d}", state, tz))
+    return found
+
+
+def appointment_lines(engine: sa.Engine, count: int = 4000) -> list[str]:
+    with engine.connect() as conn:
+        total = conn.scalar(sa.text("SELECT max(id) FROM appointment"))
+        stride = max(total // count, 1)
+        ids = conn.scalars(
+            sa.text("SELECT external_id FROM appointment WHERE id % :stride = 0 LIMIT :count"),
+            {"stride": stride, "count": count},
+        ).all()
+    return [f"GET\t/api/v1/appointments/{external_id}" for external_id in ids]
+
+
+def _eligible_clinicians(location_id: int) -> list[int]:
+    first = (location_id - 1) * generate.STAFF_PER_LOCATION + 1
+    staff = range(first, first + generate.CLINICIANS_PER_LOCATION)
+    # The generator lets a few licences and ACLS lapse; those clinicians would be refused.
+    return [s for s in staff if s % 41 and s % 97]
+
+
+def put_lines(days: int = 4) -> list[str]:
+    """Bookings of free chairs after the generated data: every one should pass every rule."""
+    lines, day, number = [], generate.END, 0
+    while days:
+        if day.weekday() < 6 and day not in generate.holidays(day, day + dt.timedelta(days=1)):
+            lines.extend(_day_bookings(day, number))
+            number += 10**6
+            days -= 1
+        day += dt.timedelta(days=1)
+    return lines
+
+
+def _day_bookings(day: dt.date, number: int) -> list[str]:
+    import json
+
+    lines = []
+    for slot in range(5):
+        for chair in range(max(generate.INFUSION_CAPACITIES)):
+            for location_id, (code, _state, tz) in enumerate(_location_codes(), start=1):
+                start = dt.datetime.combine(day, generate.OPENS, ZoneInfo(tz)) + dt.timedelta(
+                    hours=2 * slot
+                )
+                clinicians = _eligible_clinicians(location_id)
+                for ordinal, capacity in enumerate(generate.INFUSION_CAPACITIES):
+                    if chair >= capacity:
+                        continue
+                    number += 1
+                    body = {
+                        "location": code,
+                        "room_id": (location_id - 1) * generate.ROOMS_PER_LOCATION + ordinal + 1,
+                        "staff_id": clinicians[number % len(clinicians)],
+                        "kind": "infusion", "indication": "migraine", "patient_ref": f"P-B{number}",
+                        "starts_at": start.isoformat(),
+                        "ends_at": (start + dt.timedelta(hours=2)).isoformat(),
+                        "status": "booked",
+                    }  # fmt: skip
+                    lines.append(f"PUT\t/api/v1/appointments/BENCH-{number}\t{json.dumps(body)}")
+    return lines
+
+
+def new_api_key(engine: sa.Engine) -> str:
+    """A read/write key in the benchmark database; earlier benchmark bookings are removed first."""
+    from opsadmin.auth.service import create_api_key
+
+    with Session(engine) as session:
+        session.execute(sa.text("DELETE FROM appointment WHERE external_id LIKE 'BENCH-%'"))
+        _key, plaintext = create_api_key(session, "benchmark", ["read", "write"], "benchmarks")
+        session.commit()
+    return plaintext
+
+
+# -- the measurements ----------------------------------------------------------------------------
+def measure(results: Results, engine: sa.Engine, database_url: str, week_monday: dt.date,
+            duration: int) -> None:  # fmt: skip
+    if shutil.which("wrk") is None:
+        results.notes.append("wrk not installed (apt-get install -y wrk): HTTP figures skipped.")
+        return
+    with tempfile.TemporaryDirectory() as instance:
+        env = server_environment(database_url, instance)
+        with gunicorn("benchmarks.bare_app:app", env, "/bare") as base:
+            bare = run_wrk(base, ["GET\t/bare"], duration)
+        _report(results, "bare JSON endpoint (floor)", bare)
+        key = new_api_key(engine)
+        with gunicorn(app_spec(), env, "/healthz") as base:
+            _reads(results, base, key, engine, week_monday, duration, bare)
+            puts = run_wrk(base, put_lines(), duration, key)
+        _report(results, "PUT /api/v1/appointments/{id} (new bookings)", puts, section="4 booking")
+        results.add("4 booking", "PUT throughput", f"{puts.per_second:.0f} req/s", "≥ 150 req/s",
+                    puts.per_second >= 150)  # fmt: skip
+        results.add("4 booking", "PUT p99", f"{puts.p99_ms:.0f} ms", "< 250 ms", puts.p99_ms < 250)
+    _count_bookings(results, engine)
+
+
+def _reads(results, base, key, engine, week_monday, duration, bare: WrkResult) -> None:
+    for name, lines in (
+        ("GET …/availability", availability_lines(week_monday)),
+        ("GET /api/v1/appointments/{id}", appointment_lines(engine)),
+    ):
+        result = run_wrk(base, lines, duration, key)
+        _report(results, name, result)
+        share = result.per_second / bare.per_second if bare.per_second else 0
+        results.add("3 API reads", f"{name}: share of bare throughput", f"{share:.0%}", "≥ 50 %",
+                    share >= 0.5)  # fmt: skip
+        results.add("3 API reads", f"{name}: p99", f"{result.p99_ms:.1f} ms", "< 100 ms",
+                    result.p99_ms < 100)  # fmt: skip
+
+
+def _report(results: Results, name: str, result: WrkResult, section: str = "3 API reads") -> None:
+    results.add(
+        section, name, f"{result.per_second:.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms",
+        note=f"{result.requests:,} requests, {result.non_2xx} non-2xx, {result.socket_errors} socket errors",
+    )  # fmt: skip
+
+
+def _count_bookings(results: Results, engine: sa.Engine) -> None:
+    """Check the PUTs kept every room under capacity (the rule the row lock protects)."""
+    over = """
+        SELECT count(*) FROM (
+          SELECT a.id FROM appointment a
+          JOIN appointment b ON b.room_id = a.room_id AND b.status <> 'cancelled'
+               AND b.starts_at < a.ends_at AND b.ends_at > a.starts_at
+          JOIN room r ON r.id = a.room_id
+          WHERE a.external_id LIKE 'BENCH-%' AND a.status <> 'cancelled'
+          GROUP BY a.id, r.capacity HAVING count(*) > r.capacity) AS x"""
+    with engine.connect() as conn:
+        booked = conn.scalar(
+            sa.text("SELECT count(*) FROM appointment WHERE external_id LIKE 'BENCH-%'")
+        )
+        overbooked = conn.scalar(sa.text(over))
+    results.add("4 booking", "bookings stored / overbooked rooms", f"{booked:,} / {overbooked}",
+                "0 overbooked", overbooked == 0)  # fmt: skip
