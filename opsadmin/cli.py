@@ -28,6 +28,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(api_keys)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo)
+    app.cli.add_command(reports)
 
 
 def _fail(error: DomainError) -> None:
@@ -153,3 +154,26 @@ def demo(host: str, port: int, yes: bool, reset: bool, no_serve: bool) -> None:
     if not no_serve:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@click.group()
+def reports() -> None:
+    """Weekly utilisation and follow-up reports."""
+
+
+@reports.command("run")
+@click.argument("kind", type=click.Choice(["utilisation", "followup"]))
+@click.option("--region", "region_code", required=True, help="Region code.")
+@click.option("--week", required=True, help="ISO week, e.g. 2026-W49.")
+@click.option("--send", "send_now", is_flag=True, help="E-mail the leads who do not have it yet.")
+@with_appcontext
+def reports_run(kind: str, region_code: str, week: str, send_now: bool) -> None:
+    """Build a week's report and print it; with --send, e-mail it (never twice to a lead)."""
+    from opsadmin.reports.jobs import run_from_cli
+
+    try:
+        summary = run_from_cli(kind, region_code, week, send_now)
+    except DomainError as error:
+        db.session.rollback()
+        _fail(error)
+    click.echo(summary)

@@ -82,21 +82,26 @@ def _build(run_id: int) -> None:
     service.store_build(db.session, run, figures, artefacts)
 
 
+def _claim_and_build(run_id: int, job_id: str) -> str:
+    """Build the run if this job wins the claim; the run's status afterwards."""
+    claimed = service.claim_run(db.session, run_id, job_id)
+    db.session.commit()
+    if claimed:
+        try:
+            _build(run_id)
+        except Exception as error:
+            db.session.rollback()
+            service.fail_run(db.session, run_id, f"{type(error).__name__}: {error}")
+            db.session.commit()
+            raise
+        db.session.commit()
+    return db.session.scalar(sa.select(ReportRun.status).where(ReportRun.id == run_id))
+
+
 def run_report(run_id: int) -> str:
     """Claim → build → store → one delivery per lead → enqueue the sends. Safe to run twice."""
     with acting_as(SYSTEM):
-        claimed = service.claim_run(db.session, run_id, current_job_id())
-        db.session.commit()
-        if claimed:
-            try:
-                _build(run_id)
-            except Exception as error:
-                db.session.rollback()
-                service.fail_run(db.session, run_id, f"{type(error).__name__}: {error}")
-                db.session.commit()
-                raise
-            db.session.commit()
-        status = db.session.scalar(sa.select(ReportRun.status).where(ReportRun.id == run_id))
+        status = _claim_and_build(run_id, current_job_id())
     if status != "built":
         return f"run {run_id}: {status}, nothing to do"
     return _send_all(run_id)
@@ -221,3 +226,27 @@ def notify_credential_expiry(on: str | None = None) -> int:
                 db.session.commit()
                 sent += 1
     return sent
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def run_from_cli(kind: str, region_code: str, week: str, send_now: bool) -> str:
+    """``opsadmin reports run``: print the report, or with ``send_now`` build it through the
+    ledger and send it in-process to every lead who does not have it yet (never a resend)."""
+    if not send_now:
+        return service.build_artefacts(db.session, kind, region_code, week)[1].text
+    with acting_as(SYSTEM):
+        region = service.get_region(db.session, region_code)
+        run = service.ensure_run(db.session, kind, region, week, "cli")
+        db.session.commit()
+        status = _claim_and_build(run.id, current_job_id())
+        if status not in ("built", "sent"):
+            return f"{kind} {region_code} {week}: {status} (being built elsewhere); nothing sent"
+        pending = service.add_new_recipients(db.session, run.id)
+        db.session.commit()
+    for delivery_id, generation in pending:
+        send_delivery(delivery_id, generation)
+    db.session.expire_all()
+    run = service.get_run(db.session, run.id)
+    return f"{kind} {region_code} {week}: {run.status}; sent to {len(pending)} recipient(s) now"

@@ -398,3 +398,16 @@ def resend(session: Session, run: ReportRun) -> list[tuple[int, int]]:
     session.flush()
     ensure_deliveries(session, run)
     return unsent_deliveries(session, run.id)
+
+
+def add_new_recipients(session: Session, run_id: int) -> list[tuple[int, int]]:
+    """Deliveries for leads added since the run was built; the deliveries still unsent.
+
+    A sent run with a new lead goes back to built until that lead has it too.
+    """
+    run = get_run(session, run_id)
+    ensure_deliveries(session, run)
+    pending = unsent_deliveries(session, run_id)
+    if pending and run.status == "sent":
+        run.status, run.finished_at = "built", None
+    return pending
