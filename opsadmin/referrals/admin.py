@@ -1,10 +1,316 @@
-"""Console views of the referrals feature."""
+"""Console views of referrals: the list with filters (stalled included), the detail page with the
+event timeline, screenings and where treatment could start, and the transition actions.
+
+Actions POST (with the CSRF token) to :func:`opsadmin.referrals.service.transition`, the function
+the API calls, so both leave the same events; a refusal is flashed as the service worded it.
+Regional leads read only (the base view answers their POSTs with 403). Scoping: a referral is in a
+user's regions when its consult **or** treatment location is. Every detail view is audited.
+
+The detail page asks the bookings feature's availability which treatment sites have a free chair:
+a page composing two features; the referral rules themselves (service.py) never depend on bookings.
+"""
 
 from __future__ import annotations
 
-from flask_admin import BaseView
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import flash, redirect, request
+from flask_admin import BaseView, expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from werkzeug.datastructures import MultiDict
+
+from opsadmin.audit import service as audit
+from opsadmin.auth.admin import SecureModelView, user_region_ids
+from opsadmin.bookings.availability import availability
+from opsadmin.db import begin_immediate, utcnow
+from opsadmin.errors import DomainError
+from opsadmin.extensions import db
+from opsadmin.locations.models import Location
+from opsadmin.locations.service import local_date, zone
+from opsadmin.referrals import service
+from opsadmin.referrals.models import CONTRAINDICATIONS, INDICATIONS, REFERRAL_STATUSES, Referral
+from opsadmin.rooms.models import Room
+from opsadmin.staff.models import StaffMember
+
+# How far ahead, and for how long a chair, the detail page looks for a first infusion.
+CAPACITY_DAYS = 14
+INFUSION_MINUTES = 120
+ACTION_LABELS = {
+    "consult_scheduled": "Mark consult scheduled",
+    "consulted": "Mark consulted",
+    "approved": "Approve",
+    "declined": "Decline",
+    "treatment_scheduled": "Mark treatment scheduled",
+    "in_treatment": "Mark in treatment",
+    "completed": "Mark completed",
+    "received": "Back to received",
+    "withdrawn": "Withdraw",
+}
+
+
+def label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+class StalledFilter(BaseSQLAFilter):
+    """Stalled (or not) by the thresholds of DESIGN §5 — the API's and the reports' rule."""
+
+    def __init__(self) -> None:
+        super().__init__(Referral.status, "Stalled", options=(("1", "yes"), ("0", "no")))
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        stalled = service.stalled_filter()
+        return query.filter(stalled if value == "1" else ~stalled)
+
+    def operation(self) -> str:
+        return "is"
+
+
+class AtLocationFilter(BaseSQLAFilter):
+    """Consulted or treated at a location (by code)."""
+
+    def __init__(self) -> None:
+        super().__init__(Referral.consult_location_id, "Location (consult or treatment)")
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        located = sa.select(Location.id).where(Location.code == value.strip().upper())
+        return query.filter(
+            sa.or_(
+                Referral.consult_location_id.in_(located),
+                Referral.treatment_location_id.in_(located),
+            )
+        )
+
+    def operation(self) -> str:
+        return "code is"
+
+
+class ChoiceFilter(BaseSQLAFilter):
+    def __init__(self, column: Any, name: str, values: tuple[str, ...]) -> None:
+        super().__init__(column, name, options=[(v, label(v)) for v in values])
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        return query.filter(self.column == value)
+
+    def operation(self) -> str:
+        return "is"
+
+
+@dataclass(frozen=True)
+class SiteCapacity:
+    """A treatment site's free infusion chairs over the coming days."""
+
+    location: Location
+    days_free: int
+    first_free: dt.datetime | None
+
+
+class ReferralView(SecureModelView):
+    """Referrals come from the API (or `seed-demo`); the console moves them, it does not edit them."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    details_template = "referrals/details.html"
+    column_list = (
+        "id",
+        "status",
+        "indication",
+        "consult_location",
+        "treatment_location",
+        "received_on",
+        "sessions_completed",
+        "planned_sessions",
+        "follow_up_due_on",
+        "status_changed_at",
+    )
+    column_details_list = (
+        "id",
+        "status",
+        "patient_ref",
+        "indication",
+        "referring_provider_name",
+        "referring_provider_npi",
+        "referring_provider_practice",
+        "received_on",
+        "consult_location",
+        "treatment_location",
+        "planned_sessions",
+        "sessions_completed",
+        "follow_up_due_on",
+        "status_changed_at",
+    )
+    column_export_exclude_list = ("events", "screenings")
+    column_searchable_list = ("patient_ref", "referring_provider_name", "referring_provider_npi")
+    column_sortable_list = ("id", "status", "received_on", "follow_up_due_on", "status_changed_at")
+    column_default_sort = ("received_on", True)
+    column_filters = (
+        ChoiceFilter(Referral.status, "Status", REFERRAL_STATUSES),
+        ChoiceFilter(Referral.indication, "Indication", INDICATIONS),
+        AtLocationFilter(),
+        StalledFilter(),
+        "received_on",
+        "follow_up_due_on",
+    )
+    column_labels = {
+        "status_changed_at": "In status since (UTC)",
+        "referring_provider_name": "Referring provider",
+        "referring_provider_npi": "NPI",
+        "referring_provider_practice": "Practice",
+    }
+    column_formatters = {"status": lambda v, c, m, n: label(m.status)}
+
+    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
+        return query.filter(service.in_regions(region_ids))
+
+    def get_one(self, id: Any) -> Referral | None:
+        # SecureModelView.get_one hands scoped_get the tuple iterdecode() makes of the id, which
+        # int() refuses (every row "does not exist"); a referral's id is a plain integer.
+        return self.scoped_get(self.get_query(), self.model, id)
+
+    # -- detail ----------------------------------------------------------------------------------
+    @expose("/details/")
+    def details_view(self):
+        referral = self.get_one(request.args.get("id", ""))
+        if referral is not None:
+            audit.record(db.session, "view", entity="Referral", entity_id=referral.id)
+            db.session.commit()
+            self._template_args.update(self.detail_context(referral))
+        return super().details_view()
+
+    def detail_context(self, referral: Referral) -> dict[str, Any]:
+        allowed = service.allowed_transitions(referral)
+        return {
+            "referral": referral,
+            "transitions": [(to, ACTION_LABELS[to]) for to in allowed],
+            "screened": service.SCREENED_TRANSITIONS,
+            "contraindications": CONTRAINDICATIONS,
+            "physicians": physicians_for(referral),
+            "capacity": treatment_capacity(referral) if self._treatment_ahead(referral) else [],
+            "can_move": self.can_write() and bool(allowed),
+            "label": label,
+            "local_time": local_time,
+        }
+
+    @staticmethod
+    def _treatment_ahead(referral: Referral) -> bool:
+        return referral.status in ("consulted", "approved", "treatment_scheduled", "in_treatment")
+
+    # -- actions ---------------------------------------------------------------------------------
+    @expose("/transition/", methods=("POST",))
+    def transition_view(self):
+        form = request.form
+        # End the read the access check began, then write as SQLite's one writer (see db.py).
+        db.session.commit()
+        begin_immediate(db.session)
+        referral = self.get_one(form.get("id", ""))
+        if referral is None:
+            flash("Record does not exist.", "error")
+            return redirect(self.get_url(".index_view"))
+        to = form.get("to", "")
+        try:
+            service.transition(
+                db.session, referral.id, to, form.get("reason", ""), screening_from(form, to)
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(refusal(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Referral #{referral.id} is now {label(to)}.", "success")
+        return redirect(self.get_url(".details_view", id=referral.id))
+
+
+def local_time(site: Location, instant: dt.datetime) -> str:
+    return instant.astimezone(zone(site.timezone)).strftime("%a %d %b %H:%M")
+
+
+def screening_from(form: MultiDict, to: str) -> dict[str, Any] | None:
+    """The screening part of an approve/decline form (none for other transitions)."""
+    if to not in service.SCREENED_TRANSITIONS:
+        return None
+    decided_by = form.get("decided_by", type=int)
+    return {
+        "decided_by": decided_by,
+        "flags": form.getlist("flags"),
+        "override": form.get("override", ""),
+    }
+
+
+def refusal(error: DomainError) -> str:
+    """The service's message, made readable for a person (the code is for machines)."""
+    if error.code == "invalid_transition":
+        return f"Not done: {error.message} Reload the page to see the referral as it is now."
+    return f"Not done: {error.message}"
+
+
+def physicians_for(referral: Referral) -> list[StaffMember]:
+    """Who may decide the screening: active physicians, those at the consult site first."""
+    physicians = db.session.scalars(
+        sa.select(StaffMember)
+        .where(StaffMember.role == "physician", StaffMember.active.is_(True))
+        .order_by(StaffMember.name)
+    ).all()
+    here = [p for p in physicians if referral.consult_location in p.locations]
+    return here + [p for p in physicians if p not in here]
+
+
+def candidate_sites(referral: Referral) -> list[Location]:
+    """Active sites with an active infusion room in the treatment site's region (the user's
+    regions only), the treatment site first."""
+    query = (
+        sa.select(Location)
+        .where(
+            Location.active.is_(True),
+            Location.region_id == referral.treatment_location.region_id,
+            sa.exists().where(
+                Room.location_id == Location.id, Room.kind == "infusion", Room.active.is_(True)
+            ),
+        )
+        .order_by(Location.code)
+    )
+    regions = user_region_ids()
+    if regions is not None:
+        query = query.where(Location.region_id.in_(regions or {-1}))
+    sites = db.session.scalars(query).all()
+    return sorted(sites, key=lambda site: site.id != referral.treatment_location_id)
+
+
+def treatment_capacity(referral: Referral, days: int = CAPACITY_DAYS) -> list[SiteCapacity]:
+    """For each candidate site: on how many of the next ``days`` local days an infusion of
+    INFUSION_MINUTES has a free chair and an eligible clinician, and the first such start."""
+    answer = []
+    for site in candidate_sites(referral):
+        today = local_date(site, utcnow())
+        free_days, first = 0, None
+        for offset in range(days):
+            found = availability(
+                db.session,
+                site.code,
+                today + dt.timedelta(days=offset),
+                "infusion",
+                INFUSION_MINUTES,
+            )
+            starts = [s.starts_at for s in found.slots if s.starts_at > utcnow()]
+            if starts and found.eligible_staff:
+                free_days += 1
+                first = first or min(starts)
+        answer.append(SiteCapacity(site, free_days, first))
+    return answer
 
 
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""
-    return []
+    return [
+        ReferralView(
+            Referral,
+            db,
+            name="Referrals",
+            category="Referrals",
+            endpoint="admin_referrals",
+            url="referrals",
+        )
+    ]
