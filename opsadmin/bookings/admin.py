@@ -1,10 +1,86 @@
-"""Console views of the bookings feature."""
+"""Console views of the bookings feature: appointments, read-only.
+
+The booking system owns appointments (it pushes them through the API, where every booking rule is
+checked), so the console lists and shows them but never creates, edits or deletes one. Rows are
+scoped by their location's region like every other console view.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from flask_admin import BaseView
+
+from opsadmin.auth.admin import SecureModelView
+from opsadmin.bookings.models import Appointment
+from opsadmin.extensions import db
+from opsadmin.locations.models import Location
+
+
+class AppointmentView(SecureModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+    # patient_ref is an opaque id, yet a bulk export of who came when is not an operations need.
+    can_export = False
+    column_list = (
+        "external_id",
+        "location.code",
+        "room.name",
+        "staff.name",
+        "kind",
+        "indication",
+        "starts_at",
+        "ends_at",
+        "status",
+        "referral_id",
+    )
+    column_details_list = column_list[:4] + (
+        "patient_ref",
+        "kind",
+        "indication",
+        "starts_at",
+        "ends_at",
+        "status",
+        "referral_id",
+        "created_at",
+        "updated_at",
+    )
+    column_labels = {
+        "external_id": "Booking id",
+        "location.code": "Location",
+        "room.name": "Room",
+        "staff.name": "Clinician",
+        "starts_at": "Starts (UTC)",
+        "ends_at": "Ends (UTC)",
+        "referral_id": "Referral",
+    }
+    column_select_related_list = (Appointment.location, Appointment.room, Appointment.staff)
+    column_searchable_list = ("external_id",)
+    column_filters = ("location.code", "status", "kind", "starts_at")
+    column_default_sort = ("starts_at", True)
+
+    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
+        # A subquery, not a join: the location filter and sort join Location themselves.
+        in_regions = sa.select(Location.id).where(Location.region_id.in_(region_ids or {-1}))
+        return query.filter(Appointment.location_id.in_(in_regions))
+
+    def get_one(self, id: Any) -> Appointment | None:
+        # SecureModelView.get_one passes scoped_get the tuple iterdecode() makes of the id, which
+        # int() refuses (every row "does not exist"); an appointment's id is a plain integer.
+        return self.scoped_get(self.get_query(), self.model, id)
 
 
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""
-    return []
+    return [
+        AppointmentView(
+            Appointment,
+            db,
+            name="Appointments",
+            category="Bookings",
+            endpoint="appointments",
+            url="appointments",
+        )
+    ]
