@@ -150,6 +150,9 @@ def demo(host: str, port: int, yes: bool, reset: bool, no_serve: bool) -> None:
     base_url = f"http://{host}:{port}"
     if not os.environ.get("OPSADMIN_BASE_URL"):
         config["OPSADMIN_BASE_URL"] = base_url  # links in e-mails point at this server
+    # Last week's reports, as the hourly dispatcher would send them (in-process: to the outbox).
+    current_app.extensions["opsadmin_jobs"].dispatch_reports()
+    db.session.remove()
     click.echo("\n".join(demo_chain.banner(config, base_url, logins, api_key)))
     if not no_serve:
         app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -1090,10 +1090,12 @@ class Login:
 
 
 def generate_password() -> str:
-    """A random password of 20 URL-safe characters (well past the minimum length)."""
+    """20 random letters and digits: well past the minimum length, and easy to copy."""
     import secrets
+    import string
 
-    return secrets.token_urlsafe(15)
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(20))
 
 
 def ensure_demo_logins(session: Session, reset: bool = False) -> list[Login]:

@@ -51,7 +51,11 @@ def _counts(app) -> dict[str, int]:
     with app.app_context():
         counts = {
             name: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-            for name, model in (("appointments", m.Appointment), ("users", m.User))
+            for name, model in (
+                ("appointments", m.Appointment),
+                ("users", m.User),
+                ("report_runs", m.ReportRun),
+            )
         }
         db.session.remove()
         return counts
@@ -83,7 +87,9 @@ def test_demo_prepares_the_database_and_prints_the_logins(demo_app):
     assert set(passwords) == {"admin@example.org", "ops@example.org", "lead.illinois@example.org"}
     assert all(_password_ok(demo_app, email, pw) for email, pw in passwords.items())
     assert "opk_" in output  # the demo booking system's API key, shown once
-    assert _counts(demo_app)["appointments"] > 2000
+    counts = _counts(demo_app)
+    assert counts["appointments"] > 2000
+    assert counts["report_runs"] > 0  # last week's reports, dispatched in-process
 
 
 def test_demo_run_again_reuses_the_data_and_says_how_to_reset(demo_app):
