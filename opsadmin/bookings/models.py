@@ -25,6 +25,8 @@ class Appointment(TimestampMixin, Base):
         sa.Index(None, "location_id", "starts_at"),
         sa.Index(None, "referral_id"),
         sa.Index(None, "staff_id", "starts_at"),
+        # The console lists appointments newest first: without it, each page sorts the whole table.
+        sa.Index(None, "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
