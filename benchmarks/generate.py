@@ -43,6 +43,9 @@ BASE_REFERRALS = 100_000
 BASE_AUDIT_EVENTS = 500_000
 BENCH_ADMIN_EMAIL = "bench-admin@bench.example.org"
 BENCH_PASSWORD = "bench-password-not-secret"  # a throwaway database on 127.0.0.1 only
+BENCH_TOTP_SECRET = (
+    "OPSADMINBENCHTOTPSECRETAAAAAAAAA"  # administrators always need TOTP: pyotp answers
+)
 
 REGIONS = [  # (code, name, state, time zone)
     ("IN", "Indiana", "IN", "America/Indiana/Indianapolis"),
@@ -272,7 +275,8 @@ def credential_rows(now: dt.datetime):
 def admin_user_rows(now: dt.datetime):
     from opsadmin.auth.passwords import hash_password
 
-    yield (BENCH_ADMIN_EMAIL, hash_password(BENCH_PASSWORD), "admin", True, False, now, now, now)
+    password = hash_password(BENCH_PASSWORD)
+    yield (BENCH_ADMIN_EMAIL, password, "admin", True, BENCH_TOTP_SECRET, True, now, now, now)
 
 
 MASTER_TABLES = [  # (table, columns, row generator taking (now, start))
@@ -297,7 +301,7 @@ MASTER_TABLES = [  # (table, columns, row generator taking (now, start))
     ("credential", ["staff_id", "kind", "number", "state", "issued_on", "expires_on",
                     "verified_on", "verified_by", "created_at", "updated_at"],
      lambda now, start: credential_rows(now)),
-    ("user_account", ["email", "password_hash", "role", "active", "totp_enabled",
+    ("user_account", ["email", "password_hash", "role", "active", "totp_secret", "totp_enabled",
                       "password_changed_at", "created_at", "updated_at"],
      lambda now, start: admin_user_rows(now)),
 ]  # fmt: skip
