@@ -1,10 +1,188 @@
-"""Console views of the reports feature."""
+"""Console views of the reports feature: report runs ("run now", "resend", downloads, the chart)
+and, in embedded mode, the outbox of e-mails that were not sent over SMTP."""
 
 from __future__ import annotations
 
-from flask_admin import BaseView
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+
+from opsadmin.audit.service import Actor, acting_as, record
+from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
+from opsadmin.errors import DomainError
+from opsadmin.extensions import db
+from opsadmin.locations.models import Region
+from opsadmin.notifications.outbox import list_outbox, message_parts, read_outbox_message
+from opsadmin.reports import service
+from opsadmin.reports.jobs import queues
+from opsadmin.reports.models import REPORT_KINDS, ReportRun
+from opsadmin.reports.weeks import week_of
+
+ARTEFACTS = {
+    "html": ("text/html", "html", True),
+    "text": ("text/plain", "txt", True),
+    "csv": ("text/csv", "csv", True),
+    "png": ("image/png", "png", False),
+}
+
+
+def console_actor() -> Actor:
+    return Actor("user", current_user.id, current_user.email, request.remote_addr or "")
+
+
+def visible_regions() -> list[Region]:
+    region_ids = user_region_ids()
+    query = sa.select(Region).order_by(Region.code)
+    if region_ids is not None:
+        query = query.where(Region.id.in_(region_ids or {-1}))
+    return list(db.session.scalars(query))
+
+
+class ReportRunView(SecureModelView):
+    """Report runs: status, progress, timings, error; run now, resend, downloads."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_export = False
+    list_template = "reports/run_list.html"
+    details_template = "reports/run_details.html"
+    column_list = (
+        "kind", "region", "week", "status", "progress", "attempts",
+        "enqueued_at", "started_at", "built_at", "finished_at", "error",
+    )  # fmt: skip
+    column_details_list = (*column_list, "requested_by", "content_sha256", "created_at")
+    column_filters = ("kind", "week", "status")
+    column_default_sort = ("id", True)
+    column_searchable_list = ("week",)
+
+    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
+        # Named here rather than as ``region_column``: a mapped attribute on the view class
+        # would be read through its descriptor (SecureModelView reads self.region_column).
+        return query.filter(ReportRun.region_id.in_(region_ids or {-1}))
+
+    def get_one(self, id: Any) -> ReportRun | None:
+        # SecureModelView.get_one passes flask-admin's iterdecode() tuple to int(): every id
+        # would be "not found". A run has a single integer key: look it up in scope directly.
+        return self.scoped_get(self.get_query(), ReportRun, id)
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        kwargs.setdefault("report_kinds", REPORT_KINDS)
+        kwargs.setdefault("regions", visible_regions())
+        kwargs.setdefault("last_week", week_of(dt.date.today() - dt.timedelta(days=7)))
+        kwargs.setdefault("can_run", self.can_write())
+        return super().render(template, **kwargs)
+
+    def _run_or_404(self, run_id: int) -> ReportRun:
+        run = self.get_one(str(run_id))  # scoped: another region's run is a 404
+        if run is None:
+            abort(404)
+        return run
+
+    @expose("/run-now/", methods=["POST"])
+    def run_now(self) -> Response:
+        """Queue the report of (kind, region, week) now; embedded mode builds and sends it here."""
+        if not self.can_write():
+            abort(403)
+        kind, week = request.form.get("kind", ""), request.form.get("week", "").strip()
+        region = next((r for r in visible_regions() if r.code == request.form.get("region")), None)
+        if region is None:
+            abort(404)
+        try:
+            with acting_as(console_actor()):
+                run = service.request_run(db.session, kind, region, week, current_user.email)
+                db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for(".index_view"))
+        queues().run_report(run.id)  # after the commit: the job must find its run
+        flash(f"{kind} {region.code} {week} queued.", "success")
+        return redirect(url_for(".details_view", id=run.id))
+
+    @expose("/<int:run_id>/resend/", methods=["POST"])
+    def resend(self, run_id: int) -> Response:
+        """Send the stored report again to every lead (a new Message-ID each)."""
+        if not self.can_write():
+            abort(403)
+        run = self._run_or_404(run_id)
+        try:
+            with acting_as(console_actor()):
+                pending = service.resend(db.session, run)
+                record(db.session, "resend", entity="ReportRun", entity_id=run.id)
+                db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for(".details_view", id=run_id))
+        for delivery_id, generation in pending:
+            queues().send_delivery(delivery_id, generation)
+        flash(f"Resending to {len(pending)} recipient(s).", "success")
+        return redirect(url_for(".details_view", id=run_id))
+
+    @expose("/<int:run_id>/artefact/<kind>")
+    def artefact(self, run_id: int, kind: str) -> Response:
+        """Download the run's HTML, text or CSV, or show its PNG chart."""
+        if kind not in ARTEFACTS:
+            abort(404)
+        run = self._run_or_404(run_id)
+        content = getattr(run, kind)
+        if content is None:
+            abort(404)
+        mimetype, extension, as_download = ARTEFACTS[kind]
+        with acting_as(console_actor()):
+            record(db.session, "export", entity="ReportRun", entity_id=run.id, detail=kind)
+            db.session.commit()
+        response = Response(content, mimetype=mimetype)
+        name = f"{run.kind}-{run.region.code}-{run.week}.{extension}"
+        disposition = "attachment" if as_download else "inline"
+        response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
+        return response
+
+
+class OutboxView(SecureView):
+    """Embedded mode: the e-mails written to instance/outbox instead of being sent."""
+
+    @staticmethod
+    def embedded() -> bool:
+        return not current_app.config.get("SMTP_HOST")
+
+    def is_visible(self) -> bool:
+        return self.embedded()
+
+    def is_accessible(self) -> bool:
+        return super().is_accessible() and self.embedded()
+
+    def _region_codes(self) -> set[str] | None:
+        return None if user_region_ids() is None else {r.code for r in visible_regions()}
+
+    @expose("/")
+    def index(self) -> str:
+        entries = list_outbox(current_app.config["OPSADMIN_OUTBOX_DIR"], self._region_codes())
+        return self.render("reports/outbox.html", entries=entries)
+
+    @expose("/<filename>")
+    def message(self, filename: str) -> str:
+        # (not "name": flask-admin passes the view function's name under that keyword)
+        message = read_outbox_message(current_app.config["OPSADMIN_OUTBOX_DIR"], filename)
+        codes = self._region_codes()
+        if message is None or (codes is not None and message.get("X-Opsadmin-Region") not in codes):
+            abort(404)
+        return self.render(
+            "reports/outbox_message.html",
+            name=filename,
+            message=message,
+            parts=message_parts(message),
+        )
 
 
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""
-    return []
+    return [
+        ReportRunView(ReportRun, db, name="Report runs", endpoint="reportrun", category="Reports"),
+        OutboxView(name="Outbox", endpoint="outbox", category="Reports"),
+    ]
