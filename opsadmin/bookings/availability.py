@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.bookings.service import ROOM_KIND_FOR, max_overlap, site_licensed
+from opsadmin.bookings.service import ROOM_KIND_FOR, is_printable_id, max_overlap, site_licensed
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
 from opsadmin.locations.models import Location
@@ -88,6 +88,8 @@ def _check_arguments(kind: str, duration: int) -> None:
 
 
 def _location(session: Session, code: str) -> Location:
+    if not is_printable_id(code, 16):
+        raise NotFound(f"No location {code!r}.")
     location = session.scalar(
         sa.select(Location)
         .where(Location.code == code)

@@ -5,6 +5,7 @@ Request datetimes must carry an offset (a naive one is a 422); responses give UT
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import marshmallow as ma
@@ -17,14 +18,30 @@ from opsadmin.staff.models import APPOINTMENT_KINDS, STAFF_ROLES
 
 KIND = ma.validate.OneOf(APPOINTMENT_KINDS)
 STATUS = ma.validate.OneOf(APPOINTMENT_STATUSES)
+# Printable text only: a control character (NUL above all) is refused by PostgreSQL itself.
+LOCATION_CODE = ma.validate.Regexp(r"^[^\x00-\x1f\x7f]{1,16}$", error="Not a location code.")
+ROW_ID = ma.validate.Range(min=1, max=2**31 - 1)
+
+
+class InstantField(AwareDateTime):
+    """An offset-carrying datetime, normalised to UTC on input (out-of-range instants are a 422)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as error:
+            raise ma.ValidationError("Out of range.") from error
 
 
 class AppointmentPutSchema(Schema):
     """The booking system's appointment; ``external_id`` is the URL's."""
 
-    location = ma.fields.String(required=True, metadata={"description": "Location code."})
-    room_id = ma.fields.Integer(required=True)
-    staff_id = ma.fields.Integer(required=True)
+    location = ma.fields.String(
+        required=True, validate=LOCATION_CODE, metadata={"description": "Location code."}
+    )
+    room_id = ma.fields.Integer(required=True, validate=ROW_ID)
+    staff_id = ma.fields.Integer(required=True, validate=ROW_ID)
     kind = ma.fields.String(required=True, validate=KIND)
     indication = ma.fields.String(required=True, validate=ma.validate.OneOf(INDICATIONS))
     patient_ref = ma.fields.String(
@@ -76,11 +93,11 @@ class AppointmentQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # page/page_size are parsed beside these
 
-    location = ma.fields.String(metadata={"description": "Location code."})
-    starts_from = AwareDateTime(
+    location = ma.fields.String(validate=LOCATION_CODE, metadata={"description": "Location code."})
+    starts_from = InstantField(
         data_key="from", metadata={"description": "Appointments ending after this instant."}
     )
-    starts_before = AwareDateTime(
+    starts_before = InstantField(
         data_key="to", metadata={"description": "Appointments starting before this instant."}
     )
     status = ma.fields.String(validate=STATUS)
@@ -119,7 +136,9 @@ class AvailabilitySchema(Schema):
 
 
 class EligibilityQuerySchema(Schema):
-    location = ma.fields.String(required=True, metadata={"description": "Location code."})
+    location = ma.fields.String(
+        required=True, validate=LOCATION_CODE, metadata={"description": "Location code."}
+    )
     date = ma.fields.Date(required=True, metadata={"description": "The location's local date."})
     kind = ma.fields.String(required=True, validate=KIND)
 

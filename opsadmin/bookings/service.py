@@ -161,13 +161,14 @@ def check_values(booking: BookingRequest) -> None:
     """422 for what no database read is needed to refuse: naive or fractional times, bad enums."""
     errors: dict[str, list[str]] = {}
     for name in ("starts_at", "ends_at"):
-        value = getattr(booking, name)
-        if value.tzinfo is None or value.utcoffset() is None:
-            errors[name] = ["Give a UTC offset (e.g. 2026-12-01T09:00:00-05:00)."]
-        elif value.second or value.microsecond:
-            errors[name] = ["Appointment times are whole minutes."]
+        message = _time_problem(getattr(booking, name))
+        if message:
+            errors[name] = [message]
     if not errors and booking.ends_at <= booking.starts_at:
         errors["ends_at"] = ["Must be after starts_at."]
+    for name, longest in (("external_id", 100), ("patient_ref", 64), ("location", 16)):
+        if not is_printable_id(getattr(booking, name), longest):
+            errors[name] = [f"1 to {longest} printable characters."]
     for name, allowed in (
         ("kind", APPOINTMENT_KINDS),
         ("indication", INDICATIONS),
@@ -177,6 +178,23 @@ def check_values(booking: BookingRequest) -> None:
             errors[name] = [f"Must be one of: {', '.join(allowed)}."]
     if errors:
         raise InvalidInput("The appointment is not valid.", errors=errors)
+
+
+def _time_problem(value: dt.datetime) -> str | None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return "Give a UTC offset (e.g. 2026-12-01T09:00:00-05:00)."
+    if value.second or value.microsecond:
+        return "Appointment times are whole minutes."
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        return "Out of range."
+    return None
+
+
+def is_printable_id(value: str, longest: int) -> bool:
+    """1..longest characters, none a control character (PostgreSQL refuses NUL outright)."""
+    return 0 < len(value) <= longest and value.isprintable()
 
 
 def check_transition(current: str, new: str) -> None:
@@ -362,6 +380,8 @@ def _resolve(session: Session, booking: BookingRequest) -> dict:
 
 
 def _find(session: Session, external_id: str, *, lock: bool = False) -> Appointment | None:
+    if not is_printable_id(external_id, 100):
+        return None  # no such id can have been stored
     query = sa.select(Appointment).where(Appointment.external_id == external_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)

@@ -418,3 +418,27 @@ def test_endpoints_are_in_the_openapi_document(client):
     assert "get" in paths["/api/v1/appointments"]
     assert "get" in paths["/api/v1/locations/{code}/availability"]
     assert "get" in paths["/api/v1/staff/{staff_id}/eligibility"]
+
+
+def test_overlong_external_id_is_422(put):
+    problem = assert_problem(put("B" * 101), 422, "invalid_input")
+    assert "external_id" in problem["errors"]
+
+
+def test_control_characters_are_422(put):
+    problem = assert_problem(put(patient_ref="P-\x001"), 422, "invalid_input")
+    assert "patient_ref" in problem["errors"]
+
+
+def test_out_of_range_instant_is_422(put):
+    assert_problem(put(ends_at="9999-12-31T23:59:00-05:00"), 422, "invalid_input")
+
+
+def test_unknown_ids_with_control_characters_are_404(client, headers, chain):
+    assert_problem(client.get("/api/v1/appointments/BK%00", headers=headers), 404, "not_found")
+    response = client.get(
+        "/api/v1/locations/G%00/availability",
+        query_string={"date": "2026-12-01", "kind": "infusion", "duration": 60},
+        headers=headers,
+    )
+    assert_problem(response, 404, "not_found")
