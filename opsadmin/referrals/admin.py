@@ -33,7 +33,7 @@ from opsadmin.locations.service import local_date, zone
 from opsadmin.referrals import service
 from opsadmin.referrals.models import CONTRAINDICATIONS, INDICATIONS, REFERRAL_STATUSES, Referral
 from opsadmin.rooms.models import Room
-from opsadmin.staff.models import StaffMember
+from opsadmin.staff.models import CLINICIAN_ROLES, StaffMember, staff_location
 
 # How far ahead, and for how long a chair, the detail page looks for a first infusion.
 CAPACITY_DAYS = 14
@@ -101,10 +101,9 @@ class ChoiceFilter(BaseSQLAFilter):
 
 @dataclass(frozen=True)
 class SiteCapacity:
-    """A treatment site's free infusion chairs over the coming days."""
+    """A treatment site and the first start with a free infusion chair (None: none soon)."""
 
     location: Location
-    days_free: int
     first_free: dt.datetime | None
 
 
@@ -189,7 +188,9 @@ class ReferralView(SecureModelView):
             "screened": service.SCREENED_TRANSITIONS,
             "contraindications": CONTRAINDICATIONS,
             "physicians": physicians_for(referral),
-            "capacity": treatment_capacity(referral) if self._treatment_ahead(referral) else [],
+            "capacity": treatment_capacity(referral, user_region_ids())
+            if self._treatment_ahead(referral)
+            else [],
             "can_move": self.can_write() and bool(allowed),
             "label": label,
             "local_time": local_time,
@@ -258,9 +259,9 @@ def physicians_for(referral: Referral) -> list[StaffMember]:
     return here + [p for p in physicians if p not in here]
 
 
-def candidate_sites(referral: Referral) -> list[Location]:
-    """Active sites with an active infusion room in the treatment site's region (the user's
-    regions only), the treatment site first."""
+def candidate_sites(referral: Referral, region_ids: set[int] | None = None) -> list[Location]:
+    """Active sites with an active infusion room and an active clinician in the treatment site's
+    region (within ``region_ids``, None: all), the treatment site first."""
     query = (
         sa.select(Location)
         .where(
@@ -269,37 +270,46 @@ def candidate_sites(referral: Referral) -> list[Location]:
             sa.exists().where(
                 Room.location_id == Location.id, Room.kind == "infusion", Room.active.is_(True)
             ),
+            # A site nobody could staff would cost fourteen empty availability look-ups.
+            sa.exists().where(
+                staff_location.c.location_id == Location.id,
+                staff_location.c.staff_id == StaffMember.id,
+                StaffMember.role.in_(CLINICIAN_ROLES),
+                StaffMember.active.is_(True),
+            ),
         )
         .order_by(Location.code)
     )
-    regions = user_region_ids()
-    if regions is not None:
-        query = query.where(Location.region_id.in_(regions or {-1}))
+    if region_ids is not None:
+        query = query.where(Location.region_id.in_(region_ids or {-1}))
     sites = db.session.scalars(query).all()
     return sorted(sites, key=lambda site: site.id != referral.treatment_location_id)
 
 
-def treatment_capacity(referral: Referral, days: int = CAPACITY_DAYS) -> list[SiteCapacity]:
-    """For each candidate site: on how many of the next ``days`` local days an infusion of
-    INFUSION_MINUTES has a free chair and an eligible clinician, and the first such start."""
-    answer = []
-    for site in candidate_sites(referral):
-        today = local_date(site, utcnow())
-        free_days, first = 0, None
-        for offset in range(days):
-            found = availability(
-                db.session,
-                site.code,
-                today + dt.timedelta(days=offset),
-                "infusion",
-                INFUSION_MINUTES,
-            )
-            starts = [s.starts_at for s in found.slots if s.starts_at > utcnow()]
-            if starts and found.eligible_staff:
-                free_days += 1
-                first = first or min(starts)
-        answer.append(SiteCapacity(site, free_days, first))
-    return answer
+def treatment_capacity(
+    referral: Referral, region_ids: set[int] | None, days: int = CAPACITY_DAYS
+) -> list[SiteCapacity]:
+    """For each candidate site, the first start within the next ``days`` local days where an
+    infusion of INFUSION_MINUTES has a free chair and an eligible clinician (None: no capacity).
+
+    Days are asked one by one and the search stops at the first free one: a site with room
+    costs one availability call, a full one ``days`` calls.
+    """
+    return [
+        SiteCapacity(site, first_free_infusion(site, days)) for site in candidate_sites(referral)
+    ]
+
+
+def first_free_infusion(site: Location, days: int) -> dt.datetime | None:
+    now = utcnow()
+    today = local_date(site, now)
+    for offset in range(days):
+        day = today + dt.timedelta(days=offset)
+        found = availability(db.session, site.code, day, "infusion", INFUSION_MINUTES)
+        starts = [slot.starts_at for slot in found.slots if slot.starts_at > now]
+        if starts and found.eligible_staff:
+            return min(starts)
+    return None
 
 
 def admin_views() -> list[BaseView]:

@@ -141,7 +141,7 @@ def test_detail_lists_treatment_sites_with_free_capacity(client, auth, chain, co
     sign_in(auth, "ops_manager", regions=[chain.grn.region])
     text = page_text(client.get(f"{URL}details/?id={consulted.id}"))
     assert 'id="treatment-capacity"' in text
-    assert "IND — " in text and "/ 14" in text
+    assert "IND — " in text and "planned" in text
 
 
 def test_regional_lead_sees_no_actions(client, auth, chain, consulted):
@@ -277,3 +277,20 @@ class TestWithCsrf:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         move(client, consulted.id, "withdrawn", csrf_token=token)
         assert state_of(consulted.id)[0] == "withdrawn"
+
+
+def test_first_free_infusion_needs_a_chair_and_an_eligible_clinician(chain, session):
+    from opsadmin.referrals.admin import candidate_sites, first_free_infusion
+    from tests.factories import RoomFactory, StaffFactory
+
+    unlicensed = LocationFactory(code="BLM", hours=[(d, "08:00", "18:00") for d in range(7)])
+    RoomFactory(location=unlicensed, kind="infusion")
+    StaffFactory(locations=[unlicensed])  # assigned, but holds no credential
+    unstaffed = LocationFactory(code="NOB")
+    RoomFactory(location=unstaffed, kind="infusion")
+    referral = ReferralFactory(consult_location=chain.grn, treatment_location=chain.ind)
+    session.commit()
+    first = first_free_infusion(chain.ind, 14)
+    assert first is not None and utcnow() < first < utcnow() + dt.timedelta(days=2)
+    assert first_free_infusion(unlicensed, 14) is None
+    assert [site.code for site in candidate_sites(referral)] == ["IND", "BLM"]
