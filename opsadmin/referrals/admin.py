@@ -295,9 +295,8 @@ def treatment_capacity(
     Days are asked one by one and the search stops at the first free one: a site with room
     costs one availability call, a full one ``days`` calls.
     """
-    return [
-        SiteCapacity(site, first_free_infusion(site, days)) for site in candidate_sites(referral)
-    ]
+    sites = candidate_sites(referral, region_ids)
+    return [SiteCapacity(site, first_free_infusion(site, days)) for site in sites]
 
 
 def first_free_infusion(site: Location, days: int) -> dt.datetime | None:

@@ -294,3 +294,4 @@ def test_first_free_infusion_needs_a_chair_and_an_eligible_clinician(chain, sess
     assert first is not None and utcnow() < first < utcnow() + dt.timedelta(days=2)
     assert first_free_infusion(unlicensed, 14) is None
     assert [site.code for site in candidate_sites(referral)] == ["IND", "BLM"]
+    assert candidate_sites(referral, {chain.ind.region_id + 1000}) == []
