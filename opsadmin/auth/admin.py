@@ -197,12 +197,15 @@ class SecureModelView(SecureMixin, ModelView):
 
     # -- scoping -------------------------------------------------------------------------------
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
-        if self.region_column is None:
+        # Read the column off the class: through the instance, a mapped attribute (a descriptor)
+        # would look for the view's own mapped state.
+        column = type(self).region_column
+        if column is None:
             # A view that says nothing about regions shows nothing to a scoped user.
             return query.filter(sa.false())
         for join in self.scope_joins:
             query = query.join(join)
-        return query.filter(self.region_column.in_(region_ids or {-1}))
+        return query.filter(column.in_(region_ids or {-1}))
 
     def _scoped(self, query: Any) -> Any:
         region_ids = user_region_ids()
@@ -225,6 +228,10 @@ class SecureModelView(SecureMixin, ModelView):
     def scoped_get(query: Any, model: Any, pk: Any) -> Any:
         """The row ``pk`` of ``query``, or None; a hand-typed ``?id=abc`` is simply not found."""
         column = model.__mapper__.primary_key[0]
+        if isinstance(pk, tuple | list):  # flask-admin's iterdecode answers a tuple
+            if len(pk) != 1:
+                return None
+            pk = pk[0]
         try:
             pk = column.type.python_type(pk)
         except (TypeError, ValueError, NotImplementedError):
@@ -267,6 +274,8 @@ class SecureModelView(SecureMixin, ModelView):
     def _scoped_factory(self, factory: Any) -> Any:
         def scoped():
             query = factory()
+            if not hasattr(query, "column_descriptions"):
+                return query  # a view's own list of choices: it scoped them itself
             model = query.column_descriptions[0]["entity"]
             return self.scope_related(query, model)
 
@@ -517,8 +526,17 @@ def admin_views() -> list[BaseView]:
     from opsadmin.auth.models import ApiKey, User
 
     return [
-        UserView(User, db, name="Users", category="Administration", endpoint="users"),
-        ApiKeyView(ApiKey, db, name="API keys", category="Administration", endpoint="api_keys"),
+        UserView(
+            User, db, name="Users", category="Administration", endpoint="admin_users", url="users"
+        ),
+        ApiKeyView(
+            ApiKey,
+            db,
+            name="API keys",
+            category="Administration",
+            endpoint="admin_api_keys",
+            url="api-keys",
+        ),
     ]
 
 
