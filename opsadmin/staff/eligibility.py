@@ -84,8 +84,11 @@ def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -
         sa.select(staff_location.c.staff_id).where(staff_location.c.location_id == location_id)
     ).all()
     answers = eligibility_many(session, staff_ids, location_id, on, kind)
-    # The staff rows are in the identity map already: get() issues no query.
-    staff = [session.get(StaffMember, i) for i, answer in answers.items() if answer.eligible]
+    eligible_ids = [i for i, answer in answers.items() if answer.eligible]
+    if not eligible_ids:
+        return []
+    # One query: the identity map holds rows only weakly, so get() per id was one query each.
+    staff = session.scalars(sa.select(StaffMember).where(StaffMember.id.in_(eligible_ids))).all()
     return sorted(staff, key=lambda s: (s.name, s.id))
 
 
