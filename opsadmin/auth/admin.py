@@ -352,7 +352,7 @@ class UserView(SecureModelView):
     column_searchable_list = ("email",)
     column_filters = ("role", "active")
     column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
-    form_columns = ("email", "role", "regions", "active")
+    form_columns = ("email", "role", "regions", "active", "password")
     form_extra_fields = {
         "password": fields.PasswordField(
             "Password",
