@@ -133,3 +133,27 @@ def test_report_build_issues_same_statements_for_10_or_1000_appointments(app, se
     with counted() as many:
         build_figures(session, kind, location.region.code, WEEK)
     assert len(few) == len(many), (len(few), len(many))
+
+
+def test_availability_issues_same_statements_for_few_or_many_clinicians(app, session):
+    from opsadmin.bookings.availability import availability
+    from opsadmin.staff.service import ensure_default_rules
+
+    ensure_default_rules(session)
+    location = LocationFactory(code="GRN")
+    room = RoomFactory(location=location, capacity=4)
+    staff = licensed_clinician([location])
+    appointments_in_week(room, staff, 10)
+    session.commit()
+    day = week_days(WEEK)[1]
+    with counted() as few:
+        availability(session, "GRN", day, "infusion", 120)
+    session.rollback()
+    for _ in range(12):
+        licensed_clinician([location])
+    appointments_in_week(room, staff, 200, first=10)
+    session.commit()
+    with counted() as many:
+        answer = availability(session, "GRN", day, "infusion", 120)
+    assert len(answer.eligible_staff) == 13
+    assert len(few) == len(many), (len(few), len(many))
