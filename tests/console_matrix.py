@@ -7,6 +7,7 @@ endpoint. Extend the table (more roles, per-view exceptions) rather than writing
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import Flask
@@ -42,6 +43,9 @@ def console_endpoints(app: Flask) -> list[ConsoleEndpoint]:
         if not rule.rule.startswith("/admin") or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
         url = rule.rule.replace("<export_type>", "csv")
+        # Other path arguments: an id for ints (the access check answers before any lookup).
+        url = re.sub(r"<int:\w+>", "1", url)
+        url = re.sub(r"<(?:\w+:)?\w+>", "html", url)
         methods = frozenset(rule.methods - {"HEAD", "OPTIONS"})
         found.append(ConsoleEndpoint(rule.endpoint, url, methods))
     return sorted(found, key=lambda e: e.endpoint)
@@ -64,9 +68,36 @@ def regional_lead_expected(endpoint: ConsoleEndpoint, method: str) -> str:
     return "any"
 
 
+def _view_of(endpoint: ConsoleEndpoint):
+    from flask import current_app
+
+    admin = current_app.extensions["opsadmin_admin"]
+    return next((v for v in admin._views if v.endpoint == endpoint.view), None)
+
+
+def _signed_in_expected(role: str):
+    """What a signed-in ``role`` gets, from each view's own declaration (allowed/write roles):
+    "forbidden" where the role is not allowed, else "allowed" (neither refused nor an error)."""
+
+    def expected(endpoint: ConsoleEndpoint, method: str) -> str:
+        view = _view_of(endpoint)
+        if role not in getattr(view, "allowed_roles", ("admin", "ops_manager", "regional_lead")):
+            return "forbidden"
+        writing = endpoint.writes or method == "POST"
+        if writing and role not in getattr(view, "write_roles", ("admin", "ops_manager")):
+            return "forbidden"
+        return "allowed"
+
+    return expected
+
+
+# admin, ops_manager of region A, ops_manager with no region (issue 6: the full role matrix).
 EXPECTED = {
     "anonymous": anonymous_expected,
     "regional_lead": regional_lead_expected,
+    "admin": _signed_in_expected("admin"),
+    "ops_manager": _signed_in_expected("ops_manager"),
+    "ops_manager_no_region": _signed_in_expected("ops_manager"),
 }
 
 
@@ -90,6 +121,9 @@ def violations(client, app: Flask, role: str) -> list[str]:
             if expected == "any":
                 if response.status_code >= 500:
                     wrong.append(f"{method} {url}: {got}")
+            elif expected == "allowed":
+                if got in ("login", "forbidden") or response.status_code >= 500:
+                    wrong.append(f"{method} {url}: expected allowed, got {got}")
             elif got != expected:
                 wrong.append(f"{method} {url}: expected {expected}, got {got}")
     return wrong
