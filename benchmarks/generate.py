@@ -528,9 +528,34 @@ def generate(url: str, scale: float) -> dict[str, int]:
             conn.commit()
     with psycopg.connect(url, autocommit=True) as conn, step("VACUUM (ANALYZE)"):
         conn.execute("VACUUM (ANALYZE)")
+    elapsed = time.perf_counter() - started
+    record_load(url, scale, elapsed, counts)
     print(f"  rows: {counts}")
-    print(f"Done in {time.perf_counter() - started:.1f} s")
+    print(f"Done in {elapsed:.1f} s")
     return counts
+
+
+def record_load(url: str, scale: float, seconds: float, counts: dict[str, int]) -> None:
+    """Keep the load's own figures in the benchmark database, for the runner's report."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE bench_load (scale float, seconds float, counts json, loaded_at timestamptz)"
+        )
+        conn.execute(
+            "INSERT INTO bench_load VALUES (%s, %s, %s, now())",
+            (scale, seconds, json.dumps(counts)),
+        )
+
+
+def last_load(url: str) -> tuple[float, float, dict, dt.datetime] | None:
+    """(scale, seconds, row counts, when) of the load that built the database at ``url``."""
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute(
+                "SELECT scale, seconds, counts, loaded_at FROM bench_load"
+            ).fetchone()
+    except psycopg.Error:
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
