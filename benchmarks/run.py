@@ -110,6 +110,8 @@ def machine_facts(url: str) -> dict[str, str]:
         "load generator": _command(["wrk", "-v"]).splitlines()[0]
         if shutil.which("wrk")
         else "none",
+        # Other work on the machine (test suites) takes CPU from the servers being measured.
+        "load average (1 min) at start → end": f"{LOAD_AT_START:.2f} → {os.getloadavg()[0]:.2f}",
     }
 
 
