@@ -47,6 +47,15 @@ class AwareDateTime(ma.fields.AwareDateTime):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            # Normalised to UTC here, so an instant UTC cannot hold (year 9999 at -05:00) is a
+            # 422 at the edge instead of an overflow in the database driver.
+            return parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as error:
+            raise ma.ValidationError("Out of range.") from error
+
     def _serialize(self, value: dt.datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None

@@ -148,6 +148,10 @@ def handle_database_error(error: sa.exc.DBAPIError) -> Response:
             "The database is unavailable; retry later.",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
+    if isinstance(error, sa.exc.DataError):
+        # A value the database refuses to hold (a NUL byte, a number out of range) that no
+        # schema caught: the client's input, so a 422 rather than a 500.
+        return problem(422, "A value in the request cannot be stored.", code="invalid_input")
     if isinstance(error, sa.exc.IntegrityError):
         # A constraint the service did not check first (e.g. a concurrent duplicate).
         return problem(409, "The change conflicts with existing data.", code="conflict")

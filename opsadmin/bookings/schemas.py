@@ -5,7 +5,6 @@ Request datetimes must carry an offset (a naive one is a 422); responses give UT
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import marshmallow as ma
@@ -21,17 +20,6 @@ STATUS = ma.validate.OneOf(APPOINTMENT_STATUSES)
 # Printable text only: a control character (NUL above all) is refused by PostgreSQL itself.
 LOCATION_CODE = ma.validate.Regexp(r"^[^\x00-\x1f\x7f]{1,16}$", error="Not a location code.")
 ROW_ID = ma.validate.Range(min=1, max=2**31 - 1)
-
-
-class InstantField(AwareDateTime):
-    """An offset-carrying datetime, normalised to UTC on input (out-of-range instants are a 422)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return parsed.astimezone(dt.UTC)
-        except (OverflowError, ValueError) as error:
-            raise ma.ValidationError("Out of range.") from error
 
 
 class AppointmentPutSchema(Schema):
@@ -94,10 +82,10 @@ class AppointmentQuerySchema(ma.Schema):
         unknown = ma.EXCLUDE  # page/page_size are parsed beside these
 
     location = ma.fields.String(validate=LOCATION_CODE, metadata={"description": "Location code."})
-    starts_from = InstantField(
+    starts_from = AwareDateTime(
         data_key="from", metadata={"description": "Appointments ending after this instant."}
     )
-    starts_before = InstantField(
+    starts_before = AwareDateTime(
         data_key="to", metadata={"description": "Appointments starting before this instant."}
     )
     status = ma.fields.String(validate=STATUS)

@@ -270,3 +270,18 @@ def test_openapi_document_contains_every_registered_api_path(app, client):
     routed -= {"/api/v1/openapi.json", "/api/v1/docs"}
     assert routed <= spec_paths
     assert {"/api/v1/regions", "/api/v1/locations/{code}/rooms", "/healthz"} <= spec_paths
+
+
+def test_nul_byte_in_a_filter_is_a_client_error_not_a_500(client, api_headers):
+    # PostgreSQL refuses NUL in text; the driver's DataError must surface as the client's fault.
+    response = client.get("/api/v1/staff?location=GR%00N", headers=api_headers("read"))
+    assert 400 <= response.status_code < 500
+    assert response.mimetype == "application/problem+json"
+
+
+def test_instant_beyond_utc_range_is_422():
+    class Probe(Schema):
+        at = AwareDateTime()
+
+    with pytest.raises(ma.ValidationError, match="Out of range"):
+        Probe().load({"at": "9999-12-31T23:59:00-05:00"})
