@@ -33,15 +33,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _empty_tables() -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        return
+    # DELETE, children first: on tables this small it is far quicker than TRUNCATE, which
+    # takes catalog locks and rewrites every table (about a second a test on PostgreSQL).
     with db.engine.begin() as conn:
-        for table in tables:
+        for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+# Building the app (≈170 URL rules compiled by werkzeug) costs ~0.3 s; tests with the same
+# configuration share one app. Its configuration is restored before every test, so a test
+# that changes app.config changes it for itself only.
+_APPS: dict[str, tuple] = {}
+_PER_TEST_KEYS = ("INSTANCE_DIR", "OPSADMIN_OUTBOX_DIR")
+
+
+def _app_for(config: dict):
+    key = repr(sorted((k, repr(v)) for k, v in config.items() if k not in _PER_TEST_KEYS))
+    if key not in _APPS:
+        built = create_app(config)
+        _APPS[key] = (built, dict(built.config))
+    built, snapshot = _APPS[key]
+    built.config.clear()
+    built.config.update(snapshot)
+    built.config["INSTANCE_DIR"] = config["INSTANCE_DIR"]
+    built.config["OPSADMIN_OUTBOX_DIR"] = config.get(
+        "OPSADMIN_OUTBOX_DIR", str(Path(config["INSTANCE_DIR"]) / "outbox")
+    )
+    return built
 
 
 @pytest.fixture
@@ -61,8 +79,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
 
 
 @pytest.fixture
-def app(app_config: dict) -> Iterator:
-    app = create_app(app_config)
+def app(app_config: dict, request: pytest.FixtureRequest) -> Iterator:
+    # A test that adds routes or views to the app needs one of its own (mark it fresh_app).
+    fresh = request.node.get_closest_marker("fresh_app") is not None
+    app = create_app(app_config) if fresh else _app_for(app_config)
     ctx = app.app_context()
     ctx.push()
     try:

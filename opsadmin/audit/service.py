@@ -179,17 +179,22 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
-    created = session.info.pop("audit_new", [])
-    for audit_event, obj in created:
+    fixes = []
+    for audit_event, obj in session.info.pop("audit_new", []):
         entity_id = _entity_id(obj)
         if entity_id and audit_event.entity_id != entity_id:
-            # A direct UPDATE keeps this out of another flush cycle.
-            session.execute(
-                sa.update(AuditEvent)
-                .where(AuditEvent.id == audit_event.id)
-                .values(entity_id=entity_id)
-            )
+            fixes.append({"audit_id": audit_event.id, "new_entity_id": entity_id})
             attributes.set_committed_value(audit_event, "entity_id", entity_id)
+    if fixes:
+        # One executemany on the Core table: it stays out of another flush cycle, and a bulk
+        # seed of thousands of rows costs one statement rather than one per row.
+        table = AuditEvent.__table__
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("audit_id"))
+            .values(entity_id=sa.bindparam("new_entity_id")),
+            fixes,
+        )
 
 
 def _after_rollback(session: Session, previous_transaction: Any) -> None:

@@ -18,6 +18,8 @@ from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room
 from tests.factories import LocationFactory, RegionFactory, RoomFactory, UserFactory
 
+pytestmark = pytest.mark.fresh_app
+
 
 class AjaxRoomView(SecureModelView):
     """A view with an ajax relation lookup (no feature view has one yet)."""

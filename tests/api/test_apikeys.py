@@ -18,6 +18,8 @@ from opsadmin.extensions import db
 from opsadmin.locations.models import Region
 from opsadmin.schemas import Blueprint
 
+pytestmark = pytest.mark.fresh_app
+
 
 def _probe_blueprint() -> Blueprint:
     blp = Blueprint("keyprobe", __name__, url_prefix="/api/v1/keyprobe")

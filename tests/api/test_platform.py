@@ -19,6 +19,8 @@ from opsadmin.locations.models import Region
 from opsadmin.schemas import AwareDateTime, Blueprint, Schema, SelectPage
 from tests.factories import RegionFactory
 
+pytestmark = pytest.mark.fresh_app
+
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 
