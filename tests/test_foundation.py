@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from opsadmin.app import create_app
 from opsadmin.config import load_config
+from opsadmin.staff.service import DEFAULT_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +56,7 @@ def _scratch_database(tmp_path: Path) -> tuple[str, callable]:
     return scratch.render_as_string(hide_password=False), drop
 
 
-def test_migrations_upgrade_then_check_reports_no_drift(tmp_path):
+def test_migrations_upgrade_then_check_reports_no_drift_and_seed_the_default_rules(tmp_path):
     url, drop = _scratch_database(tmp_path)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "migration-check"}
     env.pop("REDIS_URL", None)
@@ -70,5 +71,14 @@ def test_migrations_upgrade_then_check_reports_no_drift(tmp_path):
         )
         assert check.returncode == 0, check.stderr
         assert "No new upgrade operations detected" in check.stdout + check.stderr
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            seeded = set(
+                conn.execute(
+                    sa.text("SELECT role, appointment_kind, credential_kind FROM credential_rule")
+                ).all()
+            )
+        engine.dispose()
+        assert seeded == set(DEFAULT_RULES)
     finally:
         drop()

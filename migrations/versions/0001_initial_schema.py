@@ -1,16 +1,18 @@
-"""initial schema
+"""Initial schema: every table of the domain (DESIGN §4), plus the default credential rules.
 
-Revision ID: bfb82c702069
-Revises: 
-Create Date: 2026-11-24 01:11:23.803015
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-24
 
+Reviewed: constraint names follow opsadmin.db.NAMING_CONVENTION; enums are CHECK-constrained
+strings (portable between SQLite and PostgreSQL); history-bearing foreign keys are RESTRICT.
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'bfb82c702069'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -361,6 +363,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_appointment_referral_id'), ['referral_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_appointment_room_id_starts_at'), ['room_id', 'starts_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_appointment_staff_id_starts_at'), ['staff_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointment_starts_at'), ['starts_at'], unique=False)
 
     op.create_table('referral_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -407,6 +410,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_screening_referral_id'), ['referral_id'], unique=False)
 
     # ### end Alembic commands ###
+    _seed_default_credential_rules()
+
+
+# DESIGN §4 defaults, frozen here as data (a migration must not change when the code does):
+# an infusion needs the clinician's state license and DEA registration for the site's state
+# and ACLS; a consult, and a follow-up treated as a consult, needs the state license.
+_CLINICIAN_ROLES = ("physician", "crna", "nurse_practitioner")
+_DEFAULT_RULES = {
+    "infusion": ("state_license", "dea_registration", "acls"),
+    "consult": ("state_license",),
+    "follow_up": ("state_license",),
+}
+
+
+def _seed_default_credential_rules():
+    rule = sa.table(
+        "credential_rule",
+        sa.column("role", sa.String),
+        sa.column("appointment_kind", sa.String),
+        sa.column("credential_kind", sa.String),
+    )
+    op.bulk_insert(
+        rule,
+        [
+            {"role": role, "appointment_kind": kind, "credential_kind": credential}
+            for role in _CLINICIAN_ROLES
+            for kind, credentials in _DEFAULT_RULES.items()
+            for credential in credentials
+        ],
+    )
 
 
 def downgrade():
@@ -424,6 +457,7 @@ def downgrade():
 
     op.drop_table('referral_event')
     with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appointment_starts_at'))
         batch_op.drop_index(batch_op.f('ix_appointment_staff_id_starts_at'))
         batch_op.drop_index(batch_op.f('ix_appointment_room_id_starts_at'))
         batch_op.drop_index(batch_op.f('ix_appointment_referral_id'))
