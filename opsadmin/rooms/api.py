@@ -18,7 +18,7 @@ from opsadmin.locations.service import get_location
 from opsadmin.rooms import service
 from opsadmin.rooms.models import Room
 from opsadmin.rooms.schemas import RoomClosureSchema, RoomCreateSchema, RoomSchema, RoomUpdateSchema
-from opsadmin.schemas import Blueprint
+from opsadmin.schemas import Blueprint, SelectPage
 
 blp = Blueprint("rooms", __name__, url_prefix="/api/v1", description="Rooms and their chairs.")
 blueprints: list[Blueprint] = [blp]
@@ -39,12 +39,11 @@ def load_room(room_id: int) -> Room:
 class LocationRooms(MethodView):
     @api_key_required("read")
     @blp.response(200, RoomSchema(many=True))
-    def get(self, code: str) -> list[Room]:
+    @blp.paginate(SelectPage)  # DESIGN §6: every list pages (page/page_size, X-Pagination)
+    def get(self, code: str) -> sa.Select:
         """The location's rooms by name, inactive ones included (``active`` says which)."""
         location = get_location(db.session, code)
-        return db.session.scalars(
-            room_query().where(Room.location_id == location.id).order_by(Room.name)
-        ).all()
+        return room_query().where(Room.location_id == location.id).order_by(Room.name, Room.id)
 
 
 @blp.route("/rooms")

@@ -533,8 +533,9 @@ def test_master_data_patches_and_reads(client, clinic, headers):
     assert [loc["code"] for loc in client.get("/api/v1/locations?region=IN&active=true",
                                               headers=headers).get_json()] == ["GRN", "IND"]  # fmt: skip
     assert client.get("/api/v1/locations/GRN", headers=headers).get_json()["code"] == "GRN"
-    rooms = client.get("/api/v1/locations/GRN/rooms", headers=headers).get_json()
-    assert [room["id"] for room in rooms] == [4, 3]  # by name: Consult, Infusion A
+    rooms = client.get("/api/v1/locations/GRN/rooms", headers=headers)
+    assert [room["id"] for room in rooms.get_json()] == [4, 3]  # by name: Consult, Infusion A
+    assert json.loads(rooms.headers["X-Pagination"])["total"] == 2  # a list: it pages
     staff = client.get(
         "/api/v1/staff?location=CHI&role=physician&eligible_on=2026-12-01&kind=consult",
         headers=headers,
