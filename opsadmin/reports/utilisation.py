@@ -1,36 +1,46 @@
 """The utilisation report (DESIGN §5): chair-minutes available and booked per room, location, region.
 
-Cost follows the week's appointments, never the table: the open intervals (a few per location and
-day, from :func:`opsadmin.locations.service.open_intervals`) are split at local hour boundaries in
-Python and handed to the database as a VALUES common table; the database clips every appointment
-of the week to them and returns sums per (room, weekday, hour). The number of statements is the
-same for 10 appointments or 10,000.
+Cost follows the week's appointments, never the table, and the statements sent never grow with
+the chain. Python turns each location's opening hours into *slots*: one per open interval of a
+local day (a few per location-day), in UTC, with the local hour its first hour begins at; a room
+closure becomes a negative slot of its room. The slots of the report week and of the week before
+travel to the database as a single JSON parameter, and one statement clips every non-cancelled
+appointment of the two weeks to them (GREATEST/LEAST), cuts the clipped time at local hours by
+joining a 24-row numbers CTE, and returns sums per room and week, per weekday and hour, and the
+completed/no-show counts. Available minutes are schedule arithmetic, done in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
 from opsadmin.db import UTCDateTime
 from opsadmin.errors import NotFound
-from opsadmin.locations.models import Location, Region
+from opsadmin.locations.models import (
+    Location,
+    LocationClosure,
+    OpeningHours,
+    Region,
+    SiteRegistration,
+)
 from opsadmin.locations.service import open_intervals, zone
-from opsadmin.reports.sqlfuncs import greatest, least, minutes_between
+from opsadmin.reports.sqlfuncs import greatest, json_rows, least, seconds_between
 from opsadmin.reports.weeks import shift_week, week_days
 from opsadmin.rooms.models import Room, RoomClosure
 
 Interval = tuple[dt.datetime, dt.datetime]
-# (location or room id, local weekday 0-6, local hour 0-23, start, end)
-Piece = tuple[int, int, int, dt.datetime, dt.datetime]
-Cell = tuple[int, int]  # (weekday, hour)
+Cell = tuple[int, int]  # (local weekday, local hour)
+HOUR = dt.timedelta(hours=1)
+CURRENT, PREVIOUS = 0, 1  # the report week and the week before, as numbered in the SQL
 
 
 def minutes(start: dt.datetime, end: dt.datetime) -> int:
@@ -41,7 +51,7 @@ def ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-# -- the week's open time, split at local hours ----------------------------------------------
+# -- the week's open time as slots -----------------------------------------------------------
 
 
 def split_by_local_hour(
@@ -60,14 +70,60 @@ def split_by_local_hour(
     return pieces
 
 
-def location_slots(location: Location, days: Iterable[dt.date]) -> list[Piece]:
-    """The location's opening time on ``days``, minus holiday closures, per local hour."""
-    tz = zone(location.timezone)
+@dataclass(frozen=True)
+class Slot:
+    """Open time [start, end) inside one local day and one UTC offset.
+
+    Its local hours begin at ``hour_start`` + n hours (local hour ``hour`` + n): a constant offset
+    is what lets the database cut it at local hours with integer arithmetic alone.
+    """
+
+    location_id: int
+    week: int  # CURRENT or PREVIOUS
+    weekday: int
+    hour: int
+    hour_start: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    room_id: int = 0  # 0: every room of the location; else the room a closure takes out
+    sign: int = 1  # -1 for a closure: its minutes are taken off the room's
+
+    def hours(self) -> list[tuple[Cell, int]]:
+        """The slot's minutes per local (weekday, hour)."""
+        pieces = []
+        boundary, hour = self.hour_start, self.hour
+        while boundary < self.end:
+            start, end = max(self.start, boundary), min(self.end, boundary + HOUR)
+            if start < end:
+                pieces.append(((self.weekday, hour), minutes(start, end)))
+            boundary, hour = boundary + HOUR, hour + 1
+        return pieces
+
+
+def _one_offset(start: dt.datetime, end: dt.datetime, tz: Any) -> list[Interval]:
+    """[start, end), or its local-hour pieces when the clocks change inside it (each then has one
+    offset); opening hours never span a change, so this is one interval in practice."""
+    last = end - dt.timedelta(microseconds=1)
+    if start.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset():
+        return [(start, end)]
+    return [piece for _, piece in split_by_local_hour(start, end, tz)]
+
+
+def open_slots(site: Site, days: Iterable[dt.date], week: int) -> list[Slot]:
+    """The location's opening time on ``days``, minus holiday closures, as slots."""
+    tz = zone(site.timezone)
     slots = []
     for day in days:
-        for start, end in open_intervals(location, day):
-            for (weekday, hour), (s, e) in split_by_local_hour(start, end, tz):
-                slots.append((location.id, weekday, hour, s, e))
+        # open_intervals reads only the hours, closures and time zone the Site carries.
+        for interval in open_intervals(site, day):  # type: ignore[arg-type]
+            for start, end in _one_offset(*interval, tz):
+                local = start.astimezone(tz)
+                hour_start = start - dt.timedelta(
+                    minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+                )
+                slots.append(
+                    Slot(site.id, week, local.weekday(), local.hour, hour_start, start, end)
+                )
     return slots
 
 
@@ -81,93 +137,287 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return [(s, e) for s, e in merged]
 
 
-def closure_pieces(room: Room, closures: list[Interval], slots: list[Piece]) -> list[Piece]:
-    """The parts of the room's (merged) closures that fall inside its location's open slots."""
+def closure_slots(room_id: int, closures: list[Interval], slots: list[Slot]) -> list[Slot]:
+    """The parts of the room's (merged) closures inside its location's open slots, negative."""
     pieces = []
     for c_start, c_end in merge(closures):
-        for _, weekday, hour, s, e in slots:
-            start, end = max(s, c_start), min(e, c_end)
+        for slot in slots:
+            start, end = max(slot.start, c_start), min(slot.end, c_end)
             if start < end:
-                pieces.append((room.id, weekday, hour, start, end))
+                pieces.append(replace(slot, room_id=room_id, sign=-1, start=start, end=end))
     return pieces
 
 
-# -- SQL: clip the week's appointments to the slots ------------------------------------------
+def week_bounds(site: Site, days: list[dt.date], week: int) -> tuple[int, int, Interval]:
+    """The location's local week [Monday 00:00, next Monday 00:00) in UTC."""
+    tz = zone(site.timezone)
+    start = dt.datetime.combine(days[0], dt.time(), tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
+    return site.id, week, (start, end)
 
 
-def _values_cte(name: str, rows: list[Piece]) -> sa.CTE:
-    columns = (
-        sa.column("key_id", sa.Integer),
-        sa.column("weekday", sa.Integer),
-        sa.column("hour", sa.Integer),
-        sa.column("s", UTCDateTime()),
-        sa.column("e", UTCDateTime()),
-    )
-    return sa.values(*columns, name=name).data(rows).cte(name)
+# -- SQL: clip the two weeks' appointments to the slots --------------------------------------
+
+SLOT_COLUMNS = ("loc", "room", "sign", "wk", "wd", "hr", "h0", "s", "e")
+WEEK_COLUMNS = ("loc", "wk", "s", "e")
 
 
-def _clipped_minutes(session: Session, rows: list[Piece], room_ids: list[int], by_room: bool):
-    """Σ minutes of non-cancelled appointments inside ``rows``, per (room, weekday, hour).
+def _hours_cte() -> sa.CTE:
+    """0…23: the local hours a slot can be cut into (a numbers CTE, no parameters)."""
+    hours = sa.select(sa.literal_column("0").label("n")).cte("hours", recursive=True)
+    return hours.union_all(sa.select(hours.c.n + 1).where(hours.c.n < 23))
 
-    ``by_room`` says whether the rows are keyed by room (closure pieces) or by location (slots).
-    """
-    if not rows or not room_ids:
-        return []
-    cte = _values_cte("pieces", rows)
+
+def _held(anchor: Any, until: Any) -> sa.CTE:
+    """Non-cancelled appointments of the active infusion rooms of the listed locations starting
+    in [anchor, until), their bounds as seconds after ``anchor``."""
     a = Appointment.__table__.c
-    overlap = minutes_between(greatest(a.starts_at, cte.c.s), least(a.ends_at, cte.c.e))
-    key = a.room_id if by_room else a.location_id
-    earliest = min(r[3] for r in rows) - dt.timedelta(days=1)
-    latest = max(r[4] for r in rows)
-    query = (
+    room = Room.__table__
+    return (
         sa.select(
-            a.room_id,
-            cte.c.weekday,
-            cte.c.hour,
-            sa.func.sum(overlap),
-            sa.func.sum(sa.case((a.status == "no_show", overlap), else_=0)),
+            a.location_id.label("loc"),
+            a.room_id.label("room"),
+            a.status,
+            seconds_between(anchor, a.starts_at).label("s"),
+            seconds_between(anchor, a.ends_at).label("e"),
         )
-        .select_from(cte.join(Appointment.__table__, key == cte.c.key_id))
+        .join(room, room.c.id == a.room_id)
         .where(
-            a.room_id.in_(room_ids),
+            a.location_id.in_(sa.bindparam("locations", expanding=True)),
+            room.c.kind == "infusion",
+            room.c.active.is_(True),
             a.status != "cancelled",
-            a.starts_at < cte.c.e,
-            a.ends_at > cte.c.s,
-            # Bounds on the indexed column keep the scan to the week's appointments.
-            a.starts_at >= earliest,
-            a.starts_at < latest,
+            # Constant bounds on the indexed column keep the scan to the two weeks.
+            a.starts_at >= anchor,
+            a.starts_at < until,
         )
-        .group_by(a.room_id, cte.c.weekday, cte.c.hour)
+        .cte("held")
     )
-    return session.execute(query).all()
 
 
-def _status_counts(session: Session, bounds: list[tuple[int, dt.datetime, dt.datetime]], room_ids):
-    """Completed and no-show appointments starting in each location's local week, per room."""
-    if not bounds or not room_ids:
-        return []
-    columns = (
-        sa.column("location_id", sa.Integer),
-        sa.column("s", UTCDateTime()),
-        sa.column("e", UTCDateTime()),
+def _pieces(held: sa.CTE, slots: sa.FromClause) -> sa.CTE:
+    """Each appointment's time inside each slot, cut at local hours, in signed whole minutes."""
+    clip_start, clip_end = greatest(held.c.s, slots.c.s), least(held.c.e, slots.c.e)
+    clipped = (
+        sa.select(
+            slots.c.wk,
+            held.c.room,
+            held.c.status,
+            slots.c.wd,
+            slots.c.hr,
+            slots.c.h0,
+            slots.c.sign,
+            clip_start.label("cs"),
+            clip_end.label("ce"),
+        )
+        .select_from(held)
+        .join(
+            slots,
+            sa.and_(
+                held.c.loc == slots.c.loc,
+                sa.or_(slots.c.room == 0, slots.c.room == held.c.room),
+                held.c.s < slots.c.e,
+                held.c.e > slots.c.s,
+            ),
+        )
+        .cte("clipped")
     )
-    weeks = sa.values(*columns, name="weeks").data(bounds).cte("weeks")
-    a = Appointment.__table__.c
-    query = (
-        sa.select(a.room_id, a.status, sa.func.count())
-        .select_from(weeks.join(Appointment.__table__, a.location_id == weeks.c.location_id))
+    hours = _hours_cte()
+    lower = clipped.c.h0 + hours.c.n * 3600
+    upper = lower + 3600
+    seconds = least(clipped.c.ce, upper) - greatest(clipped.c.cs, lower)
+    held_minutes = sa.cast(sa.func.round(seconds / sa.literal_column("60.0")), sa.Integer)
+    signed = held_minutes * clipped.c.sign
+    return (
+        sa.select(
+            clipped.c.wk,
+            clipped.c.room,
+            clipped.c.wd,
+            (clipped.c.hr + hours.c.n).label("hr"),
+            signed.label("minutes"),
+            sa.case((clipped.c.status == "no_show", signed), else_=0).label("no_show"),
+        )
+        .select_from(clipped)
+        .join(hours, sa.and_(lower < clipped.c.ce, upper > clipped.c.cs))
+        .cte("pieces")
+    )
+
+
+def _status_counts(held: sa.CTE, weeks: sa.FromClause) -> sa.Select:
+    """Completed and no-show appointments starting in their location's local week, per room."""
+    return (
+        sa.select(
+            sa.literal_column("2").label("kind"),
+            weeks.c.wk,
+            held.c.room,
+            sa.func.sum(sa.case((held.c.status == "completed", 1), else_=0)),
+            sa.func.sum(sa.case((held.c.status == "no_show", 1), else_=0)),
+        )
+        .select_from(held)
+        .join(weeks, sa.and_(held.c.loc == weeks.c.loc, held.c.s >= weeks.c.s))
+        .where(held.c.s < weeks.c.e, held.c.status.in_(("completed", "no_show")))
+        .group_by(weeks.c.wk, held.c.room)
+    )
+
+
+def figures_query(dialect: str) -> sa.CompoundSelect:
+    """One statement, rows of (kind, a, b, x, y):
+
+    kind 0 — (week, room, booked minutes, no-show minutes);
+    kind 1 — (weekday, hour, booked minutes of the report week, 0);
+    kind 2 — (week, room, completed, no-show).
+    Parameters: ``slots`` and ``weeks`` (JSON, seconds after ``anchor``), ``locations``,
+    ``anchor`` and ``until``; its text is the same for any week and any chain.
+    """
+    anchor = sa.bindparam("anchor", type_=UTCDateTime())
+    until = sa.bindparam("until", type_=UTCDateTime())
+    held = _held(anchor, until)
+    pieces = _pieces(held, json_rows(dialect, "slots", SLOT_COLUMNS))
+    p = pieces.c
+    by_room = sa.select(
+        sa.literal_column("0").label("kind"),
+        p.wk,
+        p.room,
+        sa.func.sum(p.minutes),
+        sa.func.sum(p.no_show),
+    ).group_by(p.wk, p.room)
+    by_hour = (
+        sa.select(
+            sa.literal_column("1").label("kind"),
+            p.wd,
+            p.hr,
+            sa.func.sum(p.minutes),
+            sa.literal_column("0"),
+        )
+        .where(p.wk == CURRENT)
+        .group_by(p.wd, p.hr)
+    )
+    counts = _status_counts(held, json_rows(dialect, "weeks", WEEK_COLUMNS))
+    return sa.union_all(by_room, by_hour, counts)
+
+
+def _seconds(instant: dt.datetime, anchor: dt.datetime) -> int:
+    return round((instant - anchor).total_seconds())
+
+
+def _slot_json(slots: list[Slot], anchor: dt.datetime) -> str:
+    return json.dumps(
+        [
+            {
+                "loc": s.location_id,
+                "room": s.room_id,
+                "sign": s.sign,
+                "wk": s.week,
+                "wd": s.weekday,
+                "hr": s.hour,
+                "h0": _seconds(s.hour_start, anchor),
+                "s": _seconds(s.start, anchor),
+                "e": _seconds(s.end, anchor),
+            }
+            for s in slots
+        ]
+    )
+
+
+def _week_json(bounds: list[tuple[int, int, Interval]], anchor: dt.datetime) -> str:
+    return json.dumps(
+        [
+            {"loc": loc, "wk": week, "s": _seconds(start, anchor), "e": _seconds(end, anchor)}
+            for loc, week, (start, end) in bounds
+        ]
+    )
+
+
+def _figure_rows(session: Session, slots: list[Slot], bounds, location_ids: list[int]):
+    # An appointment may begin the day before the first open hour and run into it.
+    anchor = min(start for _, _, (start, _) in bounds) - dt.timedelta(days=1)
+    until = max(end for _, _, (_, end) in bounds)
+    query = figures_query(session.get_bind().dialect.name)
+    parameters = {
+        "slots": _slot_json(slots, anchor),
+        "weeks": _week_json(bounds, anchor),
+        "locations": location_ids,
+        "anchor": anchor,
+        "until": until,
+    }
+    return session.execute(query, parameters).all()
+
+
+# -- loading the sites and rooms -------------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """A location's columns the report needs, with the hours and holidays of the two weeks."""
+
+    id: int
+    code: str
+    name: str
+    timezone: str
+    dea_valid_until: dt.date | None
+    opening_hours: list[Any]
+    closures: list[Any]
+
+
+def _load_sites(session: Session, where: Any, first: dt.date, last: dt.date) -> list[Site]:
+    """The matching locations (three statements), holidays limited to [first, last]."""
+    dea = (
+        sa.select(sa.func.max(SiteRegistration.expires_on))
         .where(
-            a.room_id.in_(room_ids),
-            a.status.in_(("completed", "no_show")),
-            a.starts_at >= weeks.c.s,
-            a.starts_at < weeks.c.e,
-            # Constant bounds on the indexed column: without them PostgreSQL scans the whole table.
-            a.starts_at >= min(b[1] for b in bounds),
-            a.starts_at < max(b[2] for b in bounds),
+            SiteRegistration.location_id == Location.id,
+            SiteRegistration.kind == "dea_registration",
         )
-        .group_by(a.room_id, a.status)
+        .scalar_subquery()
     )
-    return session.execute(query).all()
+    rows = session.execute(
+        sa.select(Location.id, Location.code, Location.name, Location.timezone, dea)
+        .where(where)
+        .order_by(Location.code)
+    ).all()
+    ids = [row[0] for row in rows]
+    hours = defaultdict(list)
+    for h in session.execute(
+        sa.select(
+            OpeningHours.location_id, OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes
+        ).where(OpeningHours.location_id.in_(ids))
+    ):
+        hours[h.location_id].append(h)
+    closures = defaultdict(list)
+    for c in session.execute(
+        sa.select(LocationClosure.location_id, LocationClosure.starts_on, LocationClosure.ends_on)
+        .where(LocationClosure.location_id.in_(ids))
+        .where(LocationClosure.starts_on <= last, LocationClosure.ends_on >= first)
+    ):
+        closures[c.location_id].append(c)
+    return [Site(*row, hours[row[0]], closures[row[0]]) for row in rows]
+
+
+def _load_rooms(session: Session, location_ids: list[int]) -> list[Any]:
+    """Active infusion rooms: rows of (id, location_id, name, capacity)."""
+    return list(
+        session.execute(
+            sa.select(Room.id, Room.location_id, Room.name, Room.capacity)
+            .where(
+                Room.location_id.in_(location_ids),
+                Room.kind == "infusion",
+                Room.active.is_(True),
+            )
+            .order_by(Room.location_id, Room.name)
+        )
+    )
+
+
+def _room_closures(session: Session, room_ids: list[int], span: Interval):
+    closures: dict[int, list[Interval]] = defaultdict(list)
+    for room_id, c_start, c_end in session.execute(
+        sa.select(RoomClosure.room_id, RoomClosure.starts_at, RoomClosure.ends_at).where(
+            RoomClosure.room_id.in_(room_ids),
+            RoomClosure.starts_at < span[1],
+            RoomClosure.ends_at > span[0],
+        )
+    ):
+        closures[room_id].append((c_start, c_end))
+    return closures
 
 
 # -- assembling the figures ------------------------------------------------------------------
@@ -175,81 +425,85 @@ def _status_counts(session: Session, bounds: list[tuple[int, dt.datetime, dt.dat
 
 @dataclass
 class RoomWeek:
-    """One room's figures for a week; ``cells`` are per (weekday, hour) [available, booked]."""
+    """One room's figures for one week."""
 
-    room: Room
+    room: Any  # (id, location_id, name, capacity)
     available: int = 0
     booked: int = 0
     no_show_minutes: int = 0
     completed: int = 0
     no_show: int = 0
+
+
+@dataclass
+class Weeks:
+    """Every room's figures for the report week and the week before, and the week's heat cells
+    (per local (weekday, hour): [available, booked] chair-minutes)."""
+
+    rooms: dict[tuple[int, int], RoomWeek]  # (week, room id)
     cells: dict[Cell, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
 
-
-def _week_bounds(location: Location, days: list[dt.date]) -> tuple[int, dt.datetime, dt.datetime]:
-    tz = zone(location.timezone)
-    start = dt.datetime.combine(days[0], dt.time(), tz).astimezone(dt.UTC)
-    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
-    return location.id, start, end
+    def of(self, week: int) -> list[RoomWeek]:
+        return [figures for (w, _), figures in self.rooms.items() if w == week]
 
 
-def _room_closures(session: Session, room_ids: list[int], start: dt.datetime, end: dt.datetime):
-    if not room_ids:
-        return {}
-    rows = session.execute(
-        sa.select(RoomClosure.room_id, RoomClosure.starts_at, RoomClosure.ends_at).where(
-            RoomClosure.room_id.in_(room_ids),
-            RoomClosure.starts_at < end,
-            RoomClosure.ends_at > start,
-        )
-    ).all()
-    closures: dict[int, list[Interval]] = defaultdict(list)
-    for room_id, c_start, c_end in rows:
-        closures[room_id].append((c_start, c_end))
-    return closures
+def _count_available(weeks: Weeks, rooms: list[Any], slots: list[Slot], taken: list[Slot]):
+    chairs: Counter[int] = Counter()
+    for room in rooms:
+        chairs[room.location_id] += room.capacity
+    open_minutes: Counter[tuple[int, int]] = Counter()
+    for slot in slots:
+        for cell, held in slot.hours():
+            open_minutes[(slot.week, slot.location_id)] += held
+            if slot.week == CURRENT:
+                weeks.cells[cell][0] += held * chairs[slot.location_id]
+    for slot in taken:
+        figures = weeks.rooms[(slot.week, slot.room_id)]
+        for cell, held in slot.hours():
+            figures.available -= held * figures.room.capacity
+            if slot.week == CURRENT:
+                weeks.cells[cell][0] -= held * figures.room.capacity
+    for (week, _), figures in weeks.rooms.items():
+        figures.available += figures.room.capacity * open_minutes[(week, figures.room.location_id)]
 
 
-def _available(rooms: list[Room], slots_by_location, pieces: list[Piece], weeks) -> None:
-    for week in weeks.values():
-        room = week.room
-        for _, weekday, hour, s, e in slots_by_location[room.location_id]:
-            week.cells[(weekday, hour)][0] += minutes(s, e) * room.capacity
-    for room_id, weekday, hour, s, e in pieces:
-        weeks[room_id].cells[(weekday, hour)][0] -= minutes(s, e) * weeks[room_id].room.capacity
+def _count_booked(weeks: Weeks, rows: Iterable[Any]) -> None:
+    for kind, a, b, x, y in rows:
+        if kind == 1:
+            weeks.cells[(a, b)][1] += int(x or 0)
+            continue
+        figures = weeks.rooms[(a, b)]
+        if kind == 0:
+            figures.booked, figures.no_show_minutes = int(x or 0), int(y or 0)
+        else:
+            figures.completed, figures.no_show = int(x or 0), int(y or 0)
 
 
-def _booked(weeks: dict[int, RoomWeek], rows, sign: int) -> None:
-    for room_id, weekday, hour, booked, no_show in rows:
-        week = weeks[room_id]
-        week.cells[(weekday, hour)][1] += sign * int(booked or 0)
-        week.no_show_minutes += sign * int(no_show or 0)
-
-
-def room_weeks(session: Session, locations: list[Location], rooms: list[Room], week: str):
-    """Every room's figures for ``week`` (a constant number of statements)."""
-    days = week_days(week)
-    room_ids = [room.id for room in rooms]
-    weeks = {room.id: RoomWeek(room) for room in rooms}
-    slots_by_location = {loc.id: location_slots(loc, days) for loc in locations}
-    slots = [slot for loc_slots in slots_by_location.values() for slot in loc_slots]
-    bounds = [_week_bounds(loc, days) for loc in locations]
-    span = (min((b[1] for b in bounds), default=None), max((b[2] for b in bounds), default=None))
-    closures = _room_closures(session, room_ids, *span) if bounds else {}
-    pieces = [
+def room_weeks(session: Session, sites: list[Site], rooms: list[Any], week: str) -> Weeks:
+    """Every room's figures for ``week`` and the week before (two statements, whatever the data)."""
+    both = (week_days(week), week_days(shift_week(week, -1)))
+    slots = [
+        slot for site in sites for w, days in enumerate(both) for slot in open_slots(site, days, w)
+    ]
+    bounds = [week_bounds(site, days, w) for site in sites for w, days in enumerate(both)]
+    weeks = Weeks({(w, room.id): RoomWeek(room) for w in (0, 1) for room in rooms})
+    if not rooms:
+        return weeks
+    span = (min(b[2][0] for b in bounds), max(b[2][1] for b in bounds))
+    closures = _room_closures(session, [room.id for room in rooms], span)
+    by_location: dict[int, list[Slot]] = defaultdict(list)
+    for slot in slots:
+        by_location[slot.location_id].append(slot)
+    taken = [
         piece
         for room in rooms
-        for piece in closure_pieces(
-            room, closures.get(room.id, []), slots_by_location[room.location_id]
+        for piece in closure_slots(
+            room.id, closures.get(room.id, []), by_location[room.location_id]
         )
     ]
-    _available(rooms, slots_by_location, pieces, weeks)
-    _booked(weeks, _clipped_minutes(session, slots, room_ids, by_room=False), +1)
-    _booked(weeks, _clipped_minutes(session, pieces, room_ids, by_room=True), -1)
-    for room_id, status, count in _status_counts(session, bounds, room_ids):
-        setattr(weeks[room_id], "completed" if status == "completed" else "no_show", count)
-    for week_figures in weeks.values():
-        week_figures.available = sum(c[0] for c in week_figures.cells.values())
-        week_figures.booked = sum(c[1] for c in week_figures.cells.values())
+    _count_available(weeks, rooms, slots, taken)
+    rows = _figure_rows(session, slots + taken, bounds, [site.id for site in sites])
+    _count_booked(weeks, rows)
     return weeks
 
 
@@ -283,22 +537,12 @@ def _change(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def heatmap(weeks: Iterable[RoomWeek]) -> list[list[float | None]]:
+def heatmap(cells: dict[Cell, list[int]]) -> list[list[float | None]]:
     """Occupancy (booked / available chair-minutes) per local weekday (rows) and hour (columns)."""
-    cells: dict[Cell, list[int]] = defaultdict(lambda: [0, 0])
-    for week in weeks:
-        for cell, (available, booked) in week.cells.items():
-            cells[cell][0] += available
-            cells[cell][1] += booked
     return [
         [ratio(cells[(d, h)][1], cells[(d, h)][0]) if (d, h) in cells else None for h in range(24)]
         for d in range(7)
     ]
-
-
-def dea_valid_until(location: Location) -> dt.date | None:
-    dates = [r.expires_on for r in location.registrations if r.kind == "dea_registration"]
-    return max(dates, default=None)
 
 
 def _room_figures(week: RoomWeek) -> dict[str, Any]:
@@ -310,59 +554,44 @@ def _room_figures(week: RoomWeek) -> dict[str, Any]:
     }
 
 
-def _location_figures(location: Location, current, previous, last_day: dt.date) -> dict[str, Any]:
-    mine = [w for w in current.values() if w.room.location_id == location.id]
-    before = [w for w in previous.values() if w.room.location_id == location.id]
-    totals = _totals(mine)
-    valid_until = dea_valid_until(location)
+def _location_figures(site: Site, current, previous, last_day: dt.date) -> dict[str, Any]:
+    totals = _totals(current)
+    valid_until = site.dea_valid_until
     return {
-        "code": location.code,
-        "name": location.name,
-        "timezone": location.timezone,
+        "code": site.code,
+        "name": site.name,
+        "timezone": site.timezone,
         # That capacity is lost, not absent: the site still counts, flagged.
         "dea_lapsed": valid_until is None or valid_until < last_day,
         "dea_valid_until": valid_until.isoformat() if valid_until else None,
         **totals,
-        "change": _change(totals, _totals(before)),
-        "rooms": [_room_figures(w) for w in mine],
+        "change": _change(totals, _totals(previous)),
+        "rooms": [_room_figures(w) for w in current],
     }
+
+
+def _by_location(weeks: list[RoomWeek]) -> dict[int, list[RoomWeek]]:
+    grouped: dict[int, list[RoomWeek]] = defaultdict(list)
+    for figures in weeks:
+        grouped[figures.room.location_id].append(figures)
+    return grouped
 
 
 # -- public API ------------------------------------------------------------------------------
 
 
-def _load(session: Session, where: Any) -> tuple[list[Location], list[Room]]:
-    locations = list(
-        session.scalars(
-            sa.select(Location)
-            .where(where)
-            .options(
-                selectinload(Location.opening_hours),
-                selectinload(Location.closures),
-                selectinload(Location.registrations),
-            )
-            .order_by(Location.code)
-        )
-    )
-    ids = [loc.id for loc in locations]
-    rooms = list(
-        session.scalars(
-            sa.select(Room)
-            .where(Room.location_id.in_(ids), Room.kind == "infusion", Room.active.is_(True))
-            .order_by(Room.location_id, Room.name)
-        )
-    )
-    return locations, rooms
-
-
 def compute_utilisation(session: Session, week: str, where: Any) -> dict[str, Any]:
-    """The utilisation figures of ``week`` for the locations matching ``where`` (JSON-ready)."""
+    """The utilisation figures of ``week`` for the locations matching ``where`` (JSON-ready).
+
+    Six statements for any number of locations, rooms and appointments.
+    """
     days = week_days(week)
-    locations, rooms = _load(session, where)
-    current = room_weeks(session, locations, rooms, week)
-    previous = room_weeks(session, locations, rooms, shift_week(week, -1))
-    totals = _totals(current.values())
-    prior = _totals(previous.values())
+    sites = _load_sites(session, where, days[0] - dt.timedelta(days=7), days[-1])
+    rooms = _load_rooms(session, [site.id for site in sites])
+    weeks = room_weeks(session, sites, rooms, week)
+    current, previous = weeks.of(CURRENT), weeks.of(PREVIOUS)
+    totals, prior = _totals(current), _totals(previous)
+    now, before = _by_location(current), _by_location(previous)
     return {
         "kind": "utilisation",
         "week": week,
@@ -371,14 +600,18 @@ def compute_utilisation(session: Session, week: str, where: Any) -> dict[str, An
         **totals,
         "previous": {"week": shift_week(week, -1), **prior},
         "change": _change(totals, prior),
-        "locations": [_location_figures(loc, current, previous, days[-1]) for loc in locations],
-        "heatmap": heatmap(current.values()),
+        "locations": [
+            _location_figures(site, now[site.id], before[site.id], days[-1]) for site in sites
+        ],
+        "heatmap": heatmap(weeks.cells),
     }
 
 
 def utilisation_for_region(session: Session, week: str, region_code: str) -> dict[str, Any]:
     """The region's utilisation for ``week``; NotFound for an unknown region."""
-    region = session.scalar(sa.select(Region).where(Region.code == region_code))
+    region = session.execute(
+        sa.select(Region.id, Region.code, Region.name).where(Region.code == region_code)
+    ).first()
     if region is None:
         raise NotFound(f"No region {region_code!r}.")
     figures = compute_utilisation(session, week, Location.region_id == region.id)
@@ -387,7 +620,9 @@ def utilisation_for_region(session: Session, week: str, region_code: str) -> dic
 
 def utilisation_for_location(session: Session, week: str, location_code: str) -> dict[str, Any]:
     """One location's utilisation for ``week``; NotFound for an unknown location."""
-    location = session.scalar(sa.select(Location).where(Location.code == location_code))
+    location = session.execute(
+        sa.select(Location.id, Location.code).where(Location.code == location_code)
+    ).first()
     if location is None:
         raise NotFound(f"No location {location_code!r}.")
     return {
