@@ -403,9 +403,11 @@ def _credential(
     days, verified = SPECIAL_CREDENTIALS.get(
         (email.split("@")[0], kind, state), (rng.randint(200, 900), True)
     )
-    expires = today + dt.timedelta(days=days)
     # ACLS/BLS cards last two years; licenses and registrations are renewed every two or three.
-    issued = expires - dt.timedelta(days=730 if kind in ("acls", "bls") else 1095)
+    lifetime = 730 if kind in ("acls", "bls") else 1095
+    # A card expiring further ahead than its lifetime would be issued in the future.
+    expires = today + dt.timedelta(days=min(days, lifetime - 30))
+    issued = expires - dt.timedelta(days=lifetime)
     return Credential(
         kind=kind,
         number=_credential_number(kind, state, email, rng),

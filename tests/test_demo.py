@@ -194,6 +194,16 @@ def test_credentials_expired_expiring_and_unverified_exist(session):
     assert statuses["valid"] > 40
 
 
+def test_no_credential_is_issued_or_verified_in_the_future(session):
+    today = NOW.date()
+    future = [
+        (c.staff.name, c.kind, c.issued_on)
+        for c in session.scalars(sa.select(m.Credential))
+        if c.issued_on > today or (c.verified_on is not None and c.verified_on < c.issued_on)
+    ]
+    assert not future
+
+
 def test_expired_acls_stops_infusions_but_not_consults(session):
     brooks = _staff(session, "casey.brooks")
     blm = next(loc for loc in brooks.locations if loc.code == "BLM")
