@@ -22,6 +22,41 @@ POSTGRES = bool(os.environ.get("DATABASE_URL", "").startswith(("postgres", "post
 REAL_REDIS = bool(os.environ.get("REDIS_URL"))
 
 
+def _redact(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True) if url else url
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    database = _redact(os.environ.get("DATABASE_URL", "")) or "SQLite (embedded, temporary file)"
+    redis = (
+        os.environ.get("REDIS_URL") or "none (jobs in-process; fakeredis where a test needs one)"
+    )
+    return [f"opsadmin database: {database}", f"opsadmin redis: {redis}"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With OPSADMIN_REQUIRE_SERVICES set (CI), PostgreSQL and Redis must answer: no silent skips."""
+    if not os.environ.get("OPSADMIN_REQUIRE_SERVICES"):
+        return
+    if not POSTGRES or not REAL_REDIS:
+        raise pytest.UsageError(
+            "OPSADMIN_REQUIRE_SERVICES needs DATABASE_URL (PostgreSQL) and REDIS_URL"
+        )
+    import redis
+
+    engine = sa.create_engine(
+        sa.engine.make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        redis.Redis.from_url(os.environ["REDIS_URL"]).ping()
+    except Exception as error:  # any failure means the services are not there
+        raise pytest.UsageError(f"required services unreachable: {error}") from error
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
