@@ -126,9 +126,9 @@ def handle_domain_error(error: DomainError) -> Response:
     if not is_api_request():
         raise error
     _rollback()
-    return problem(
-        error.status, error.message, code=error.code, title=error.title, errors=error.errors
-    )
+    # The title is the status's phrase for every problem, from a rule or from a schema alike:
+    # the machine ``code`` is what distinguishes them.
+    return problem(error.status, error.message, code=error.code, errors=error.errors)
 
 
 def is_database_outage(error: sa.exc.DBAPIError) -> bool:

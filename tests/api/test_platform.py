@@ -287,3 +287,21 @@ def test_instant_beyond_utc_range_is_422():
 
     with pytest.raises(ma.ValidationError, match="Out of range"):
         Probe().load({"at": "9999-12-31T23:59:00-05:00"})
+
+
+def test_a_rule_refusal_and_a_schema_refusal_share_the_422_title(client, api_headers):
+    headers = api_headers("read", "write")
+    schema = client.post("/api/v1/referrals", json={"nope": 1}, headers=headers)
+    rule = client.post(
+        "/api/v1/referrals",
+        json={
+            "patient_ref": "P-1",
+            "indication": "migraine",
+            "referring_provider": {"name": "Dr N", "npi": "1234567893", "practice": "P"},
+            "received_on": "2026-11-20",
+            "consult_location": "NOPE",
+        },
+        headers=headers,
+    )
+    assert schema.status_code == rule.status_code == 422
+    assert schema.json["title"] == rule.json["title"]
