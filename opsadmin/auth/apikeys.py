@@ -132,9 +132,7 @@ def authenticate(scope: str) -> ApiKeyInfo:
         )
     info = ApiKeyInfo(key.id, key.name, key.prefix, tuple(key.scopes or ()))
     stale = key.last_used_at is None or utcnow() - key.last_used_at >= LAST_USED_RESOLUTION
-    # End the read transaction now: the view's own unit of work (a booking's BEGIN IMMEDIATE on
-    # SQLite) must start a fresh transaction.
-    db.session.commit()
+    _end_read_on_sqlite()
     if scope not in info.scopes:
         raise PermissionDenied(f"This API key lacks the {scope!r} scope.", code="forbidden")
     _check_rate_limit(info)
@@ -142,6 +140,18 @@ def authenticate(scope: str) -> ApiKeyInfo:
         _touch(info.id)
     g.api_key = info
     return info
+
+
+def _end_read_on_sqlite() -> None:
+    """End the key's read transaction where the view's unit of work must open its own.
+
+    On SQLite a booking opens its transaction with BEGIN IMMEDIATE, so the read must end here.
+    On PostgreSQL the view simply carries on in the same transaction: committing would hand the
+    connection back to the pool, and the view's first statement would check it out again (a
+    pre-ping, a BEGIN and a COMMIT: three round trips per request for nothing).
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.commit()
 
 
 def _bearer_token() -> str:
