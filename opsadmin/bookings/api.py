@@ -61,7 +61,7 @@ class AppointmentItem(MethodView):
         Every booking rule is checked in one transaction; the same body twice changes nothing."""
         request = service.BookingRequest(external_id=external_id, **body)
         appointment, created = service.book_appointment(db.session, request)
-        db.session.commit()
+        _commit_keeping(appointment)
         return appointment, 201 if created else 200
 
     @api_key_required("write")
@@ -72,7 +72,7 @@ class AppointmentItem(MethodView):
         """Move the appointment's status (booked/checked_in → checked_in, completed, no_show,
         cancelled); completed, no_show and cancelled are final."""
         appointment = service.change_status(db.session, external_id, body["status"])
-        db.session.commit()
+        _commit_keeping(appointment)
         return appointment
 
     @api_key_required("read")
@@ -80,6 +80,23 @@ class AppointmentItem(MethodView):
     def get(self, external_id: str) -> Appointment:
         """One appointment by the booking system's id."""
         return service.get_appointment(db.session, external_id)
+
+
+def _commit_keeping(appointment: Appointment) -> None:
+    """Commit without expiring the appointment the response is about to present.
+
+    Every column was just written or read under the row lock (no server-side defaults), so the
+    default expire-on-commit would only cost a reload of the row and of its location: a fresh
+    connection checkout and four round trips per booking.
+    """
+    session = db.session()
+    appointment.location  # noqa: B018 - loaded inside the transaction (the identity map, usually)
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 @blp.route("/appointments")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from opsadmin.bookings.models import APPOINTMENT_STATUSES, FINAL_STATUSES, Appointment
 from opsadmin.db import begin_immediate
@@ -128,7 +128,8 @@ def change_status(session: Session, external_id: str, status: str) -> Appointmen
 
 
 def get_appointment(session: Session, external_id: str) -> Appointment:
-    appointment = _find(session, external_id)
+    """The appointment with its location (which every presentation of it shows) in one query."""
+    appointment = _find(session, external_id, with_location=True)
     if appointment is None:
         raise NotFound(f"No appointment {external_id!r}.")
     return appointment
@@ -379,10 +380,14 @@ def _resolve(session: Session, booking: BookingRequest) -> dict:
     return values | {"location_id": location.id, "location": location, "referral": referral}
 
 
-def _find(session: Session, external_id: str, *, lock: bool = False) -> Appointment | None:
+def _find(
+    session: Session, external_id: str, *, lock: bool = False, with_location: bool = False
+) -> Appointment | None:
     if not is_printable_id(external_id, 100):
         return None  # no such id can have been stored
     query = sa.select(Appointment).where(Appointment.external_id == external_id)
+    if with_location:
+        query = query.options(joinedload(Appointment.location))
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).one_or_none()
