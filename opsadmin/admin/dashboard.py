@@ -33,15 +33,22 @@ def link(endpoint: str, **params: Any) -> str | None:
         return None
 
 
-def filter_link(endpoint: str, filter_name: str, value: str) -> str | None:
-    """The list of view ``endpoint`` filtered by its filter labelled ``filter_name``."""
+def filter_link(endpoint: str, filters: dict[str, str]) -> str | None:
+    """The list of view ``endpoint`` filtered by its filters labelled as ``filters``' keys
+    (label → value); the unfiltered list when the view lacks one of them."""
     admin = current_app.extensions.get("opsadmin_admin")
     for view in getattr(admin, "_views", []):
         if view.endpoint != endpoint or not getattr(view, "_filter_args", None):
             continue
+        keys: dict[str, str] = {}
         for key, (_index, flt) in view._filter_args.items():
-            if str(flt.name) == filter_name:
-                return link(f"{endpoint}.index_view", **{f"flt0_{key}": value})
+            keys.setdefault(str(flt.name), key)  # the first operation of a label, e.g. "equals"
+        if all(name in keys for name in filters):
+            params = {
+                f"flt{position}_{keys[name]}": value
+                for position, (name, value) in enumerate(filters.items())
+            }
+            return link(f"{endpoint}.index_view", **params)
     return link(f"{endpoint}.index_view")
 
 
@@ -153,9 +160,10 @@ def credential_counts(session: Any, regions: list[Region], today: dt.date) -> Cr
         site_expiring=statuses[1].count("expiring"),
         site_expired=statuses[1].count("expired"),
         links={
-            "staff_expiring": filter_link("admin_credentials", "Status", "expiring"),
-            "staff_expired": filter_link("admin_credentials", "Status", "expired"),
-            "sites": link("admin_site_registrations.index_view"),
+            "staff_expiring": filter_link("admin_credentials", {"Status": "expiring"}),
+            "staff_expired": filter_link("admin_credentials", {"Status": "expired"}),
+            "site_expiring": filter_link("admin_site_registrations", {"Status": "expiring"}),
+            "site_expired": filter_link("admin_site_registrations", {"Status": "expired"}),
         },
     )
 
@@ -205,10 +213,11 @@ class DashboardView(SecureIndexView):
             credentials=credential_counts(session, regions, today),
             funnel=referral_funnel(session, regions, today),
             stalled=[
-                (stage, count, filter_link("admin_referrals", "Stalled", "1"))
+                (stage, count, filter_link("admin_referrals", {"Stalled": "1", "Status": stage}))
                 for stage, count in stalled_by_stage(session, regions, today)
             ],
             referrals_link=link("admin_referrals.index_view"),
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
+            run_link=lambda run: link("admin_report_runs.details_view", id=run.id),
         )

@@ -183,6 +183,13 @@ class OutboxView(SecureView):
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""
     return [
-        ReportRunView(ReportRun, db, name="Report runs", endpoint="reportrun", category="Reports"),
+        ReportRunView(
+            ReportRun,
+            db,
+            name="Report runs",
+            category="Reports",
+            endpoint="admin_report_runs",
+            url="report_runs",
+        ),
         OutboxView(name="Outbox", endpoint="outbox", category="Reports"),
     ]

@@ -9,11 +9,13 @@ import pytest
 
 from opsadmin.extensions import db
 from opsadmin.reports import followup, utilisation
+from opsadmin.reports.models import ReportRun
 from opsadmin.reports.weeks import parse_week, shift_week, week_of
 from tests.factories import (
     AppointmentFactory,
     CredentialFactory,
     LocationFactory,
+    ReferralFactory,
     RegionFactory,
     RoomFactory,
     StaffFactory,
@@ -88,3 +90,46 @@ def test_admin_dashboard_counts_every_region(client, auth, busy_region):
     auth.login(UserFactory(role="admin"))
     page = client.get("/admin/").text
     assert re.search(r'id="site-expiring">(?:<a [^>]*>)?1<', page)  # CHI's DEA in 10 days
+
+
+def _href(page: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>[^<]*(?:<strong>)?<a href="([^"]+)"', page)
+    assert found, f"#{element_id} has no link"
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_site_registration_figures_link_to_the_registrations_in_that_status(
+    client, auth, busy_region
+):
+    auth.login(UserFactory(role="admin"))
+    expiring = client.get(_href(client.get("/admin/").text, "site-expiring")).text
+    rows = re.findall(r"<tr>\s*<td[^>]*>\s*<input[^>]*rowid", expiring)
+    assert len(rows) == 1  # CHI's DEA registration, expiring in 10 days; GRN's is valid
+    assert "CHI" in expiring and "GRN" not in expiring
+
+
+def test_stalled_figures_link_to_the_stalled_referrals_of_that_stage(client, auth, busy_region):
+    site = busy_region.locations[0]
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    received = ReferralFactory(consult_location=site, status_changed_at=long_ago)
+    consulted = ReferralFactory(
+        consult_location=site, status="consulted", status_changed_at=long_ago
+    )
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    page = client.get("/admin/").text
+    listed = client.get(_href(page, "stalled-received")).text
+    assert f"?id={received.id}&" in listed and f"?id={consulted.id}&" not in listed
+    listed = client.get(_href(page, "stalled-consulted")).text
+    assert f"?id={consulted.id}&" in listed and f"?id={received.id}&" not in listed
+
+
+def test_recent_report_runs_link_to_their_detail_page(client, auth, busy_region):
+    run = ReportRun(kind="utilisation", region=busy_region, week=shift_week(week_of(TODAY), -1))
+    db.session.add(run)
+    db.session.commit()
+    auth.login(UserFactory(role="ops_manager", regions=[busy_region]))
+    page = client.get("/admin/").text
+    assert f'href="/admin/report_runs/details/?id={run.id}"' in page
+    assert 'href="/admin/report_runs/"' in page
+    assert client.get(f"/admin/report_runs/details/?id={run.id}").status_code == 200

@@ -33,7 +33,7 @@ def sign_in(auth, session, role="ops_manager", regions=()):
 
 def run_now(client, kind="utilisation", region="IN"):
     return client.post(
-        "/admin/reportrun/run-now/", data={"kind": kind, "region": region, "week": WEEK}
+        "/admin/report_runs/run-now/", data={"kind": kind, "region": region, "week": WEEK}
     )
 
 
@@ -59,9 +59,9 @@ def test_run_page_offers_the_chart_and_downloads(client, auth, session, site):
     sign_in(auth, session, regions=[site.region])
     run_now(client)
     run_id = session.scalar(sa.select(ReportRun.id))
-    png = client.get(f"/admin/reportrun/{run_id}/artefact/png")
+    png = client.get(f"/admin/report_runs/{run_id}/artefact/png")
     assert png.status_code == 200 and png.mimetype == "image/png"
-    csv = client.get(f"/admin/reportrun/{run_id}/artefact/csv")
+    csv = client.get(f"/admin/report_runs/{run_id}/artefact/csv")
     assert csv.mimetype == "text/csv" and b"GRN" in csv.data
     assert "attachment" in csv.headers["Content-Disposition"]
 
@@ -70,7 +70,7 @@ def test_resend_sends_every_lead_a_new_message(client, auth, session, site):
     sign_in(auth, session, regions=[site.region])
     run_now(client)
     run_id = session.scalar(sa.select(ReportRun.id))
-    assert client.post(f"/admin/reportrun/{run_id}/resend/").status_code == 302
+    assert client.post(f"/admin/report_runs/{run_id}/resend/").status_code == 302
     assert client.get("/admin/outbox/").data.count(b"Utilisation IN 2026-W44") == 4
 
 
@@ -84,7 +84,7 @@ def test_run_now_on_a_sent_report_says_to_resend(client, auth, session, site):
 
 def test_regional_lead_may_read_but_not_run(client, auth, session, site):
     sign_in(auth, session, role="regional_lead", regions=[site.region])
-    assert client.get("/admin/reportrun/").status_code == 200
+    assert client.get("/admin/report_runs/").status_code == 200
     assert run_now(client).status_code == 403
 
 
@@ -96,7 +96,7 @@ def test_runs_of_another_region_are_hidden(client, auth, session, site):
     run = ReportRun(kind="utilisation", region_id=site.region.id, week=WEEK, html="<p>x</p>")
     session.add(run)
     session.commit()
-    assert client.get(f"/admin/reportrun/{run.id}/artefact/html").status_code == 404
+    assert client.get(f"/admin/report_runs/{run.id}/artefact/html").status_code == 404
     assert client.get("/admin/outbox/").status_code == 200
 
 
