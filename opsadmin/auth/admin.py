@@ -24,6 +24,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.form import BaseForm, SecureForm
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import fields, validators
@@ -58,6 +59,14 @@ def neutralise_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def console_datetime(view: Any, value: dt.datetime, name: str) -> str:
+    """An instant as lists and detail pages show it: UTC to the second, ``2026-11-24 02:24:10 UTC``
+    (not ``str()``'s microseconds and ``+00:00``). Exports keep the full ISO value."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class ConsoleSecureForm(SecureForm):
@@ -167,6 +176,8 @@ class SecureModelView(SecureMixin, ModelView):
     scope_joins: tuple[Any, ...] = ()
     form_base_class = ConsoleSecureForm
     filter_converter = ConsoleFilterConverter()
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, dt.datetime: console_datetime}
+    column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, dt.datetime: console_datetime}
     can_create = _WriteCapability(True)
     can_edit = _WriteCapability(True)
     can_delete = _WriteCapability(True)

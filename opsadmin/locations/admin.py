@@ -11,13 +11,17 @@ build on locations, not the other way round.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
+from flask import current_app, request
 from flask_admin import BaseView
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy.orm import aliased
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
@@ -200,12 +204,76 @@ class LocationClosureView(MasterDataView):
         return {region_of_location(model.location)}
 
 
+REGISTRATION_STATUSES = ("valid", "expiring", "expired")
+REGISTRATION_BADGES = {
+    "valid": "badge-success",
+    "expiring": "badge-warning",
+    "expired": "badge-danger",
+}
+
+
+def registration_status(expires_on: dt.date, today: dt.date, warning_days: int) -> str:
+    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``."""
+    if expires_on < today:
+        return "expired"
+    return "expiring" if expires_on <= today + dt.timedelta(days=warning_days) else "valid"
+
+
+def _warning_days() -> int:
+    return int(current_app.config.get("OPSADMIN_CREDENTIAL_WARNING_DAYS", 60))
+
+
+class RegistrationStatusFilter(BaseSQLAFilter):
+    """Status today. Expiring and expired leave out a registration already renewed (a newer one of
+    the same kind and state at the site), as the dashboard and the follow-up digest count them."""
+
+    def __init__(self) -> None:
+        options = [(status, status) for status in REGISTRATION_STATUSES]
+        super().__init__(SiteRegistration.expires_on, "Status", options=options)
+
+    def validate(self, value: str) -> bool:
+        return value in REGISTRATION_STATUSES
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        today = dt.date.today()
+        horizon = today + dt.timedelta(days=_warning_days())
+        expires = SiteRegistration.expires_on
+        if value == "valid":
+            return query.filter(expires > horizon)
+        newer = aliased(SiteRegistration)
+        renewed = (
+            sa.select(newer.id)
+            .where(
+                newer.location_id == SiteRegistration.location_id,
+                newer.kind == SiteRegistration.kind,
+                newer.state == SiteRegistration.state,
+                newer.expires_on > expires,
+            )
+            .exists()
+        )
+        window = expires < today if value == "expired" else expires.between(today, horizon)
+        return query.filter(window, ~renewed)
+
+    def operation(self) -> str:
+        return "is"
+
+
+def registration_badge(view: Any, context: Any, model: SiteRegistration, name: str) -> Markup:
+    status = registration_status(model.expires_on, dt.date.today(), _warning_days())
+    css = REGISTRATION_BADGES[status]
+    return Markup('<span class="badge {}">{}</span>').format(css, escape(status))
+
+
 class SiteRegistrationView(MasterDataView):
     region_column = Location.region_id
     scope_joins = (SiteRegistration.location,)
-    column_list = ("location", "kind", "number", "state", "issued_on", "expires_on")
+    column_list = ("location", "kind", "number", "state", "issued_on", "expires_on", "status")
+    column_details_list = column_list
+    column_export_list = column_list[:-1]
     column_searchable_list = ("number", "location.code", "location.name")
-    column_filters = ("kind", "state", "expires_on", "location.code")
+    column_filters = ("kind", "state", "expires_on", "location.code", RegistrationStatusFilter())
+    column_formatters = {"status": registration_badge}
+    column_formatters_detail = {"status": registration_badge}
     column_default_sort = "expires_on"
     form_columns = ("location", "kind", "number", "state", "issued_on", "expires_on")
     form_choices = {"kind": [(kind, kind.replace("_", " ")) for kind in SITE_REGISTRATION_KINDS]}

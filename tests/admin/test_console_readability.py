@@ -1,0 +1,57 @@
+"""What an operations manager reads in the console: instants in a readable UTC form, a site
+registration's status next to its expiry, filterable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from opsadmin.admin.dashboard import filter_link
+from opsadmin.extensions import db
+from opsadmin.reports.models import ReportRun
+from opsadmin.rooms.models import RoomClosure
+from tests.factories import LocationFactory, RoomFactory, UserFactory
+
+TODAY = dt.date.today()
+INSTANT = dt.datetime(2026, 3, 8, 14, 30, 5, 123456, dt.UTC)
+
+
+def test_list_and_detail_pages_show_instants_as_utc_to_the_second(client, auth):
+    room = RoomFactory()
+    closure = RoomClosure(room=room, starts_at=INSTANT, ends_at=INSTANT + dt.timedelta(hours=2))
+    db.session.add(closure)
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    for url in ("/admin/room_closures/", f"/admin/room_closures/details/?id={closure.id}"):
+        page = client.get(url).text
+        assert "2026-03-08 14:30:05 UTC" in page, url
+        assert "+00:00" not in page and "123456" not in page, url
+
+
+def test_report_run_deliveries_show_when_they_were_sent_in_utc(client, auth):
+    site = LocationFactory()
+    run = ReportRun(kind="utilisation", region=site.region, week="2026-W10", status="sent")
+    run.enqueued_at = INSTANT
+    db.session.add(run)
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    page = client.get(f"/admin/report_runs/details/?id={run.id}").text
+    assert "2026-03-08 14:30:05 UTC" in page and "+00:00" not in page
+
+
+def test_site_registrations_show_their_status_and_filter_by_it(app, client, auth):
+    LocationFactory(code="OLD", dea=TODAY - dt.timedelta(days=3))
+    LocationFactory(code="SON", dea=TODAY + dt.timedelta(days=20))
+    LocationFactory(code="FAR", dea=TODAY + dt.timedelta(days=400))
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    page = client.get("/admin/site_registrations/").text
+    for status in ("expired", "expiring", "valid"):
+        assert re.search(rf'<span class="badge [^"]+">{status}</span>', page), status
+    for status, code in (("expired", "OLD"), ("expiring", "SON"), ("valid", "FAR")):
+        with app.test_request_context():
+            url = filter_link("admin_site_registrations", {"Status": status})
+        assert "flt0_" in url
+        listed = client.get(url).text
+        shown = {c for c in ("OLD", "SON", "FAR") if f"F{c}IN0001" in listed}
+        assert shown == {code}, status
