@@ -362,6 +362,7 @@ class UserView(SecureModelView):
     )
     column_searchable_list = ("email",)
     column_filters = ("role", "active")
+    column_labels = {"email": "E-mail", "totp_enabled": "Two-factor set up"}
     column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
     form_columns = ("email", "role", "regions", "active", "password")
     form_extra_fields = {

@@ -59,6 +59,7 @@ class ReportRunView(SecureModelView):
     column_filters = ("kind", "week", "status")
     column_default_sort = ("id", True)
     column_searchable_list = ("week",)
+    column_labels = {"content_sha256": "Content SHA-256"}
 
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         # Named here rather than as ``region_column``: a mapped attribute on the view class

@@ -37,7 +37,11 @@ class LocationView(MasterDataView):
     column_searchable_list = ("code", "name", "city")
     column_filters = ("active", "state", "region.code")
     column_default_sort = "code"
-    column_labels = {"region.code": "Region code", "timezone": "Time zone"}
+    column_labels = {
+        "region.code": "Region code",
+        "timezone": "Time zone",
+        "address_line1": "Address line 1",
+    }
     form_columns = (
         "code",
         "name",

@@ -55,3 +55,12 @@ def test_site_registrations_show_their_status_and_filter_by_it(app, client, auth
         listed = client.get(url).text
         shown = {c for c in ("OLD", "SON", "FAR") if f"F{c}IN0001" in listed}
         assert shown == {code}, status
+
+
+def test_labels_read_as_words_not_column_names(client, auth):
+    site = LocationFactory()
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    assert "Address line 1" in client.get(f"/admin/locations/edit/?id={site.id}").text
+    users = client.get("/admin/users/").text
+    assert "Two-factor set up" in users and "Totp" not in users
