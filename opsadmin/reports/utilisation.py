@@ -17,6 +17,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,53 +163,54 @@ SLOT_COLUMNS = ("loc", "room", "sign", "wk", "wd", "hr", "h0", "s", "e")
 WEEK_COLUMNS = ("loc", "wk", "s", "e")
 
 
-def _hours_cte() -> sa.CTE:
-    """0…23: the local hours a slot can be cut into (a numbers CTE, no parameters)."""
-    hours = sa.select(sa.literal_column("0").label("n")).cte("hours", recursive=True)
-    return hours.union_all(sa.select(hours.c.n + 1).where(hours.c.n < 23))
-
-
-def _held(anchor: Any, until: Any) -> sa.CTE:
-    """Non-cancelled appointments of the active infusion rooms of the listed locations starting
-    in [anchor, until), their bounds as seconds after ``anchor``."""
+def _appointments(dialect: str, anchor: Any, until: Any) -> sa.FromClause:
+    """The two weeks' non-cancelled appointments of the listed locations' active infusion rooms."""
     a = Appointment.__table__.c
     room = Room.__table__
-    return (
-        sa.select(
-            a.location_id.label("loc"),
-            a.room_id.label("room"),
-            a.status,
-            seconds_between(anchor, a.starts_at).label("s"),
-            seconds_between(anchor, a.ends_at).label("e"),
-        )
-        .join(room, room.c.id == a.room_id)
-        .where(
-            a.location_id.in_(sa.bindparam("locations", expanding=True)),
-            room.c.kind == "infusion",
-            room.c.active.is_(True),
-            a.status != "cancelled",
-            # Constant bounds on the indexed column keep the scan to the two weeks.
-            a.starts_at >= anchor,
-            a.starts_at < until,
-        )
-        .cte("held")
+    window = sa.and_(a.starts_at >= anchor, a.starts_at < until, a.status != "cancelled")
+    rooms = sa.and_(
+        room.c.location_id.in_(sa.bindparam("locations", expanding=True)),
+        room.c.kind == "infusion",
+        room.c.active.is_(True),
     )
+    columns = (a.location_id, a.room_id, a.status, a.starts_at, a.ends_at)
+    if dialect == "postgresql":
+        # Left to itself PostgreSQL reads every appointment of the window through the starts_at
+        # index and filters; per room, the (room_id, starts_at) index reads only the room's.
+        # OFFSET 0 keeps the lateral subquery from being flattened back into that plan.
+        per_room = sa.select(*columns).where(a.room_id == room.c.id, window)
+        held = per_room.offset(sa.literal_column("0")).lateral("held_in_room")
+        source = sa.select(*held.c).select_from(room).join(held, sa.true()).where(rooms)
+    else:
+        source = sa.select(*columns).join(room, room.c.id == a.room_id).where(rooms, window)
+    return source.subquery("week_appointments")
 
 
-def _pieces(held: sa.CTE, slots: sa.FromClause) -> sa.CTE:
-    """Each appointment's time inside each slot, cut at local hours, in signed whole minutes."""
-    clip_start, clip_end = greatest(held.c.s, slots.c.s), least(held.c.e, slots.c.e)
-    clipped = (
+def _held(dialect: str, origin: Any, anchor: Any, until: Any) -> sa.CTE:
+    """The appointments, their bounds as seconds after ``origin``."""
+    a = _appointments(dialect, anchor, until).c
+    return sa.select(
+        a.location_id.label("loc"),
+        a.room_id.label("room"),
+        a.status,
+        seconds_between(origin, a.starts_at).label("s"),
+        seconds_between(origin, a.ends_at).label("e"),
+    ).cte("held")
+
+
+def _clipped(held: sa.CTE, slots: sa.FromClause) -> sa.CTE:
+    """Each appointment's time inside each slot, as seconds after the slot's first local hour
+    began: from there its local hours are the fixed ranges [3600·n, 3600·(n+1))."""
+    return (
         sa.select(
             slots.c.wk,
             held.c.room,
             held.c.status,
             slots.c.wd,
             slots.c.hr,
-            slots.c.h0,
             slots.c.sign,
-            clip_start.label("cs"),
-            clip_end.label("ce"),
+            sa.type_coerce(greatest(held.c.s, slots.c.s) - slots.c.h0, sa.BigInteger).label("cs"),
+            sa.type_coerce(least(held.c.e, slots.c.e) - slots.c.h0, sa.BigInteger).label("ce"),
         )
         .select_from(held)
         .join(
@@ -222,25 +224,32 @@ def _pieces(held: sa.CTE, slots: sa.FromClause) -> sa.CTE:
         )
         .cte("clipped")
     )
-    hours = _hours_cte()
-    lower = clipped.c.h0 + hours.c.n * 3600
-    upper = lower + 3600
-    seconds = least(clipped.c.ce, upper) - greatest(clipped.c.cs, lower)
-    held_minutes = sa.cast(sa.func.round(seconds / sa.literal_column("60.0")), sa.Integer)
-    signed = held_minutes * clipped.c.sign
-    return (
-        sa.select(
-            clipped.c.wk,
-            clipped.c.room,
-            clipped.c.wd,
-            (clipped.c.hr + hours.c.n).label("hr"),
-            signed.label("minutes"),
-            sa.case((clipped.c.status == "no_show", signed), else_=0).label("no_show"),
+
+
+def _pieces(clipped: sa.CTE) -> sa.CTE:
+    """The clipped times cut at local hours (recursively: one row per hour n they touch), in
+    signed whole minutes."""
+    c = clipped.c
+    first = sa.select(
+        c.wk, c.room, c.status, c.wd, c.hr, c.sign, c.cs, c.ce, (c.cs // 3600).label("n")
+    ).cte("cut", recursive=True)
+    cut = first.union_all(
+        sa.select(*(col for col in first.c if col.name != "n"), first.c.n + 1).where(
+            first.c.n * 3600 + 3600 < first.c.ce
         )
-        .select_from(clipped)
-        .join(hours, sa.and_(lower < clipped.c.ce, upper > clipped.c.cs))
-        .cte("pieces")
     )
+    lower = cut.c.n * 3600
+    seconds = least(cut.c.ce, lower + 3600) - greatest(cut.c.cs, lower)
+    held_minutes = sa.cast(sa.func.round(seconds / sa.literal_column("60.0")), sa.Integer)
+    signed = held_minutes * cut.c.sign
+    return sa.select(
+        cut.c.wk,
+        cut.c.room,
+        cut.c.wd,
+        (cut.c.hr + cut.c.n).label("hr"),
+        signed.label("minutes"),
+        sa.case((cut.c.status == "no_show", signed), else_=0).label("no_show"),
+    ).cte("pieces")
 
 
 def _status_counts(held: sa.CTE, weeks: sa.FromClause) -> sa.Select:
@@ -260,19 +269,23 @@ def _status_counts(held: sa.CTE, weeks: sa.FromClause) -> sa.Select:
     )
 
 
+@lru_cache(maxsize=4)
 def figures_query(dialect: str) -> sa.CompoundSelect:
     """One statement, rows of (kind, a, b, x, y):
 
     kind 0 — (week, room, booked minutes, no-show minutes);
     kind 1 — (weekday, hour, booked minutes of the report week, 0);
     kind 2 — (week, room, completed, no-show).
-    Parameters: ``slots`` and ``weeks`` (JSON, seconds after ``anchor``), ``locations``,
-    ``anchor`` and ``until``; its text is the same for any week and any chain.
+    Parameters: ``slots`` and ``weeks`` (JSON, seconds after ``origin``), ``locations``,
+    ``origin``, and the window [``anchor``, ``until``) of appointment starts; its text is the
+    same for any week and any chain.
     """
+    origin = sa.bindparam("origin", type_=UTCDateTime())
     anchor = sa.bindparam("anchor", type_=UTCDateTime())
     until = sa.bindparam("until", type_=UTCDateTime())
-    held = _held(anchor, until)
-    pieces = _pieces(held, json_rows(dialect, "slots", SLOT_COLUMNS))
+    held = _held(dialect, origin, anchor, until)
+    slots = json_rows(dialect, "slots", SLOT_COLUMNS)
+    pieces = _pieces(_clipped(held, slots))
     p = pieces.c
     by_room = sa.select(
         sa.literal_column("0").label("kind"),
@@ -331,14 +344,16 @@ def _week_json(bounds: list[tuple[int, int, Interval]], anchor: dt.datetime) -> 
 def _figure_rows(session: Session, slots: list[Slot], bounds, location_ids: list[int]):
     # An appointment may begin the day before the first open hour and run into it.
     anchor = min(start for _, _, (start, _) in bounds) - dt.timedelta(days=1)
-    until = max(end for _, _, (_, end) in bounds)
+    # Seconds count from an hour earlier, so that every appointment's hour number is positive.
+    origin = anchor - HOUR
     query = figures_query(session.get_bind().dialect.name)
     parameters = {
-        "slots": _slot_json(slots, anchor),
-        "weeks": _week_json(bounds, anchor),
+        "slots": _slot_json(slots, origin),
+        "weeks": _week_json(bounds, origin),
         "locations": location_ids,
+        "origin": origin,
         "anchor": anchor,
-        "until": until,
+        "until": max(end for _, _, (_, end) in bounds),
     }
     return session.execute(query, parameters).all()
 
