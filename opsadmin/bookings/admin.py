@@ -10,12 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import url_for
 from flask_admin import BaseView
+from markupsafe import Markup
 
 from opsadmin.auth.admin import SecureModelView
 from opsadmin.bookings.models import Appointment
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
+from opsadmin.locations.service import zone
+
+
+def site_time(view: Any, context: Any, model: Appointment, name: str) -> str:
+    """The appointment as the site's clock shows it, e.g. ``Sat 05 Dec 12:30–13:30 EST``: a
+    manager thinks in the clinic's hours, the UTC columns beside it are what the API exchanges."""
+    tz = zone(model.location.timezone)
+    starts, ends = model.starts_at.astimezone(tz), model.ends_at.astimezone(tz)
+    return f"{starts:%a %d %b %H:%M}–{ends:%H:%M} {starts:%Z}"
+
+
+def referral_link(view: Any, context: Any, model: Appointment, name: str) -> Markup | str:
+    if model.referral_id is None:
+        return ""
+    href = url_for("admin_referrals.details_view", id=model.referral_id)
+    return Markup('<a href="{}">#{}</a>').format(href, model.referral_id)
 
 
 class AppointmentView(SecureModelView):
@@ -31,6 +49,7 @@ class AppointmentView(SecureModelView):
         "staff.name",
         "kind",
         "indication",
+        "site_time",
         "starts_at",
         "ends_at",
         "status",
@@ -40,6 +59,7 @@ class AppointmentView(SecureModelView):
         "patient_ref",
         "kind",
         "indication",
+        "site_time",
         "starts_at",
         "ends_at",
         "status",
@@ -55,7 +75,9 @@ class AppointmentView(SecureModelView):
         "starts_at": "Starts (UTC)",
         "ends_at": "Ends (UTC)",
         "referral_id": "Referral",
+        "site_time": "Site time",
     }
+    column_formatters = {"site_time": site_time, "referral_id": referral_link}
     column_select_related_list = (Appointment.location, Appointment.room, Appointment.staff)
     column_searchable_list = ("external_id",)
     column_filters = ("location.code", "status", "kind", "starts_at")

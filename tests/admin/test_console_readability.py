@@ -10,7 +10,13 @@ from opsadmin.admin.dashboard import filter_link
 from opsadmin.extensions import db
 from opsadmin.reports.models import ReportRun
 from opsadmin.rooms.models import RoomClosure
-from tests.factories import LocationFactory, RoomFactory, UserFactory
+from tests.factories import (
+    AppointmentFactory,
+    LocationFactory,
+    ReferralFactory,
+    RoomFactory,
+    UserFactory,
+)
 
 TODAY = dt.date.today()
 INSTANT = dt.datetime(2026, 3, 8, 14, 30, 5, 123456, dt.UTC)
@@ -64,3 +70,18 @@ def test_labels_read_as_words_not_column_names(client, auth):
     assert "Address line 1" in client.get(f"/admin/locations/edit/?id={site.id}").text
     users = client.get("/admin/users/").text
     assert "Two-factor set up" in users and "Totp" not in users
+
+
+def test_appointments_show_the_sites_clock_and_link_their_referral(client, auth):
+    room = RoomFactory()  # Greencastle's zone, America/Indiana/Indianapolis
+    referral = ReferralFactory(consult_location=room.location)
+    starts = dt.datetime(2026, 1, 15, 15, 0, tzinfo=dt.UTC)
+    booking = AppointmentFactory(
+        room=room, referral=referral, starts_at=starts, ends_at=starts + dt.timedelta(hours=2)
+    )
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    for url in ("/admin/appointments/", f"/admin/appointments/details/?id={booking.id}"):
+        page = client.get(url).text
+        assert "Thu 15 Jan 10:00–12:00 EST" in page, url
+        assert f'href="/admin/referrals/details/?id={referral.id}">#{referral.id}</a>' in page, url
