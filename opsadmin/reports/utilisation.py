@@ -44,10 +44,6 @@ HOUR = dt.timedelta(hours=1)
 CURRENT, PREVIOUS = 0, 1  # the report week and the week before, as numbered in the SQL
 
 
-def minutes(start: dt.datetime, end: dt.datetime) -> int:
-    return round((end - start).total_seconds() / 60)
-
-
 def ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -91,13 +87,13 @@ class Slot:
 
     def hours(self) -> list[tuple[Cell, int]]:
         """The slot's minutes per local (weekday, hour)."""
+        # In seconds after hour_start, where local hour n is [3600·n, 3600·(n+1)).
+        start = (self.start - self.hour_start).total_seconds()
+        end = (self.end - self.hour_start).total_seconds()
         pieces = []
-        boundary, hour = self.hour_start, self.hour
-        while boundary < self.end:
-            start, end = max(self.start, boundary), min(self.end, boundary + HOUR)
-            if start < end:
-                pieces.append(((self.weekday, hour), minutes(start, end)))
-            boundary, hour = boundary + HOUR, hour + 1
+        for n in range(int(start // 3600), int(-(-end // 3600))):
+            seconds = min(end, 3600 * n + 3600) - max(start, 3600 * n)
+            pieces.append(((self.weekday, self.hour + n), round(seconds / 60)))
         return pieces
 
 
@@ -422,11 +418,14 @@ def _load_rooms(session: Session, location_ids: list[int]) -> list[Any]:
     )
 
 
-def _room_closures(session: Session, room_ids: list[int], span: Interval):
+def _room_closures(session: Session, location_ids: list[int], span: Interval):
+    """Closures of the locations' rooms overlapping ``span``, per room id."""
     closures: dict[int, list[Interval]] = defaultdict(list)
     for room_id, c_start, c_end in session.execute(
-        sa.select(RoomClosure.room_id, RoomClosure.starts_at, RoomClosure.ends_at).where(
-            RoomClosure.room_id.in_(room_ids),
+        sa.select(RoomClosure.room_id, RoomClosure.starts_at, RoomClosure.ends_at)
+        .join(Room, Room.id == RoomClosure.room_id)
+        .where(
+            Room.location_id.in_(location_ids),
             RoomClosure.starts_at < span[1],
             RoomClosure.ends_at > span[0],
         )
@@ -505,7 +504,7 @@ def room_weeks(session: Session, sites: list[Site], rooms: list[Any], week: str)
     if not rooms:
         return weeks
     span = (min(b[2][0] for b in bounds), max(b[2][1] for b in bounds))
-    closures = _room_closures(session, [room.id for room in rooms], span)
+    closures = _room_closures(session, [site.id for site in sites], span)
     by_location: dict[int, list[Slot]] = defaultdict(list)
     for slot in slots:
         by_location[slot.location_id].append(slot)
