@@ -1,7 +1,8 @@
 """(3) Availability and appointment reads, and (4) concurrent booking PUTs, under gunicorn with wrk.
 
-Each server is ``gunicorn`` on 127.0.0.1 at a free random port with 2 × cores sync workers; the
-bare floor (``benchmarks.bare_app``) is served by the very same command. Load comes from Debian's
+Each server is ``gunicorn`` on 127.0.0.1 at a free random port with the repository's
+``gunicorn.conf.py`` (the production settings: a gthread worker per core, 4 threads each, heap frozen); the bare
+floor (``benchmarks.bare_app``) is served by the very same command. Load comes from Debian's
 ``wrk`` (16 connections, 2 threads, a fixed duration: bounded in time, and in count by the request
 files it replays), with ``benchmarks/wrk/requests.lua`` adding the Bearer key and the PUT bodies.
 """
@@ -54,7 +55,17 @@ def warmup(duration: int) -> int:
 
 
 def workers() -> int:
-    return 2 * (os.cpu_count() or 1)
+    """Worker processes per server, as gunicorn.conf.py resolves them (WEB_CONCURRENCY or cores)."""
+    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+
+
+def threads() -> int:
+    """Threads per worker process, as gunicorn.conf.py resolves them (GUNICORN_THREADS or 4)."""
+    return int(os.environ.get("GUNICORN_THREADS") or 4)
+
+
+def server_description() -> str:
+    return f"{workers()} gthread × {threads()} threads (gunicorn.conf.py: cores × 4), heap frozen"
 
 
 def free_port() -> int:
@@ -85,8 +96,9 @@ def server_environment(database_url: str, instance: str) -> dict[str, str]:
 def gunicorn(spec: str, env: dict[str, str], probe: str) -> Iterator[str]:
     """Serve ``spec`` on a random 127.0.0.1 port; yield its base URL; stop it (this process only)."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", spec, "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers()), "--log-level", "warning"]  # fmt: skip
+    # The repository's gunicorn.conf.py, as in production: workers, threads, the frozen heap.
+    command = [sys.executable, "-m", "gunicorn", spec, "--config", str(ROOT / "gunicorn.conf.py"),
+               "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -121,7 +133,10 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def _milliseconds(text: str) -> float:
-    value, unit = _DURATION.match(text).groups()
+    match = _DURATION.match(text)
+    if match is None:  # "-nan…": a wrk thread that completed no request (a starved warm-up)
+        return float("nan")
+    value, unit = match.groups()
     return float(value) * _UNITS[unit]
 
 

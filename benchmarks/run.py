@@ -106,7 +106,7 @@ def machine_facts(url: str) -> dict[str, str]:
         "PostgreSQL": version.split(",")[0],
         "PostgreSQL settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
         "Python": sys.version.split()[0],
-        "gunicorn workers": f"{http_bench.workers()} sync (2 × cores)",
+        "gunicorn workers": http_bench.server_description(),
         "load generator": _command(["wrk", "-v"]).splitlines()[0]
         if shutil.which("wrk")
         else "none",
