@@ -134,7 +134,7 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 def _milliseconds(text: str) -> float:
     match = _DURATION.match(text)
-    if match is None:  # "-nan…": a wrk thread that completed no request (a starved warm-up)
+    if match is None:  # "-nan…": wrk measured no latency (no request completed)
         return float("nan")
     value, unit = match.groups()
     return float(value) * _UNITS[unit]
@@ -151,8 +151,9 @@ def parse_wrk(output: str) -> WrkResult:
     return WrkResult(
         requests=int(find(r"(\d+) requests in")),
         per_second=float(find(r"Requests/sec:\s+([\d.]+)")),
-        p50_ms=_milliseconds(find(r"50%\s+(\S+)", "0ms")),
-        p99_ms=_milliseconds(find(r"99%\s+(\S+)", "0ms")),
+        # Anchored to the line: "Req/Sec … 62.50%" (a stdev share) also ends in "50%".
+        p50_ms=_milliseconds(find(r"(?m)^\s+50%\s+(\S+)", "0ms")),
+        p99_ms=_milliseconds(find(r"(?m)^\s+99%\s+(\S+)", "0ms")),
         non_2xx=int(find(r"Non-2xx or 3xx responses: (\d+)")),
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
