@@ -90,11 +90,6 @@ class AppointmentView(SecureModelView):
         in_regions = sa.select(Location.id).where(Location.region_id.in_(region_ids or {-1}))
         return query.filter(Appointment.location_id.in_(in_regions))
 
-    def get_one(self, id: Any) -> Appointment | None:
-        # SecureModelView.get_one passes scoped_get the tuple iterdecode() makes of the id, which
-        # int() refuses (every row "does not exist"); an appointment's id is a plain integer.
-        return self.scoped_get(self.get_query(), self.model, id)
-
 
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""

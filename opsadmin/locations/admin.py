@@ -15,13 +15,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app, request
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy.orm import aliased
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
@@ -53,16 +51,6 @@ class MasterDataView(SecureModelView):
 
     form_excluded_columns = TIMESTAMPS
     column_exclude_list = TIMESTAMPS
-
-    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
-        # A column attribute is a descriptor: read through the instance it would look for the
-        # view's own mapped state. Read it off the class.
-        column = type(self).region_column
-        if column is None:
-            return query.filter(sa.false())
-        for join in self.scope_joins:
-            query = query.join(join)
-        return query.filter(column.in_(region_ids or {-1}))
 
     # -- rules ---------------------------------------------------------------------------------
     def validate_model(self, model: Any) -> None:
@@ -204,19 +192,11 @@ class LocationClosureView(MasterDataView):
         return {region_of_location(model.location)}
 
 
-REGISTRATION_STATUSES = ("valid", "expiring", "expired")
 REGISTRATION_BADGES = {
     "valid": "badge-success",
     "expiring": "badge-warning",
     "expired": "badge-danger",
 }
-
-
-def registration_status(expires_on: dt.date, today: dt.date, warning_days: int) -> str:
-    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``."""
-    if expires_on < today:
-        return "expired"
-    return "expiring" if expires_on <= today + dt.timedelta(days=warning_days) else "valid"
 
 
 def _warning_days() -> int:
@@ -228,11 +208,11 @@ class RegistrationStatusFilter(BaseSQLAFilter):
     the same kind and state at the site), as the dashboard and the follow-up digest count them."""
 
     def __init__(self) -> None:
-        options = [(status, status) for status in REGISTRATION_STATUSES]
+        options = [(status, status) for status in service.REGISTRATION_STATUSES]
         super().__init__(SiteRegistration.expires_on, "Status", options=options)
 
     def validate(self, value: str) -> bool:
-        return value in REGISTRATION_STATUSES
+        return value in service.REGISTRATION_STATUSES
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         today = dt.date.today()
@@ -240,26 +220,15 @@ class RegistrationStatusFilter(BaseSQLAFilter):
         expires = SiteRegistration.expires_on
         if value == "valid":
             return query.filter(expires > horizon)
-        newer = aliased(SiteRegistration)
-        renewed = (
-            sa.select(newer.id)
-            .where(
-                newer.location_id == SiteRegistration.location_id,
-                newer.kind == SiteRegistration.kind,
-                newer.state == SiteRegistration.state,
-                newer.expires_on > expires,
-            )
-            .exists()
-        )
         window = expires < today if value == "expired" else expires.between(today, horizon)
-        return query.filter(window, ~renewed)
+        return query.filter(window, ~service.registration_renewed())
 
     def operation(self) -> str:
         return "is"
 
 
 def registration_badge(view: Any, context: Any, model: SiteRegistration, name: str) -> Markup:
-    status = registration_status(model.expires_on, dt.date.today(), _warning_days())
+    status = service.registration_status(model.expires_on, dt.date.today(), _warning_days())
     css = REGISTRATION_BADGES[status]
     return Markup('<span class="badge {}">{}</span>').format(css, escape(status))
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from opsadmin.db import Base
 from opsadmin.errors import DUPLICATE, Conflict, DomainError, InvalidInput, NotFound
@@ -502,3 +502,30 @@ def add_site_registration(
     location.registrations.append(registration)
     session.flush()
     return registration
+
+
+# -- site registration status ------------------------------------------------------------------
+REGISTRATION_STATUSES = ("valid", "expiring", "expired")
+
+
+def registration_status(expires_on: dt.date, today: dt.date, warning_days: int) -> str:
+    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``."""
+    if expires_on < today:
+        return "expired"
+    return "expiring" if expires_on <= today + dt.timedelta(days=warning_days) else "valid"
+
+
+def registration_renewed() -> sa.ColumnElement[bool]:
+    """True for a site registration superseded by a newer one of the same kind and state at the
+    same site: its expiry is no longer news (the console, the dashboard and the digest skip it)."""
+    newer = aliased(SiteRegistration)
+    return (
+        sa.select(newer.id)
+        .where(
+            newer.location_id == SiteRegistration.location_id,
+            newer.kind == SiteRegistration.kind,
+            newer.state == SiteRegistration.state,
+            newer.expires_on > SiteRegistration.expires_on,
+        )
+        .exists()
+    )

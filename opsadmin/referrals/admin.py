@@ -165,11 +165,6 @@ class ReferralView(SecureModelView):
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         return query.filter(service.in_regions(region_ids))
 
-    def get_one(self, id: Any) -> Referral | None:
-        # SecureModelView.get_one hands scoped_get the tuple iterdecode() makes of the id, which
-        # int() refuses (every row "does not exist"); a referral's id is a plain integer.
-        return self.scoped_get(self.get_query(), self.model, id)
-
     # -- detail ----------------------------------------------------------------------------------
     @expose("/details/")
     def details_view(self):

@@ -66,11 +66,6 @@ class ReportRunView(SecureModelView):
         # would be read through its descriptor (SecureModelView reads self.region_column).
         return query.filter(ReportRun.region_id.in_(region_ids or {-1}))
 
-    def get_one(self, id: Any) -> ReportRun | None:
-        # SecureModelView.get_one passes flask-admin's iterdecode() tuple to int(): every id
-        # would be "not found". A run has a single integer key: look it up in scope directly.
-        return self.scoped_get(self.get_query(), ReportRun, id)
-
     def render(self, template: str, **kwargs: Any) -> str:
         kwargs.setdefault("report_kinds", REPORT_KINDS)
         kwargs.setdefault("regions", visible_regions())

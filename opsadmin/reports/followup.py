@@ -18,6 +18,7 @@ from opsadmin.bookings.models import Appointment
 from opsadmin.config import DEFAULTS
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
+from opsadmin.locations.service import registration_renewed
 from opsadmin.referrals.models import Referral, ReferralEvent
 from opsadmin.referrals.service import stalled_filter
 from opsadmin.staff.models import Credential, StaffMember, staff_location
@@ -212,17 +213,6 @@ def site_registrations(
     session: Session, region_id: int, as_of: dt.date, on_dates: list[dt.date] | None = None
 ) -> list[dict[str, Any]]:
     """DEA registrations and state CSRs of the region's sites expiring within the window or expired."""
-    newer = aliased(SiteRegistration)
-    renewed = (
-        sa.select(newer.id)
-        .where(
-            newer.location_id == SiteRegistration.location_id,
-            newer.kind == SiteRegistration.kind,
-            newer.state == SiteRegistration.state,
-            newer.expires_on > SiteRegistration.expires_on,
-        )
-        .exists()
-    )
     rows = session.execute(
         sa.select(
             SiteRegistration.id,
@@ -235,7 +225,7 @@ def site_registrations(
         .where(
             Location.region_id == region_id,
             _expiring(SiteRegistration.expires_on, as_of, on_dates),
-            ~renewed,
+            ~registration_renewed(),
         )
         .order_by(SiteRegistration.expires_on, Location.code)
     ).all()
