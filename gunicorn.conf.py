@@ -11,13 +11,12 @@ import gc
 import multiprocessing
 import os
 
-# One process per core, four threads each (gthread). An API request waits on PostgreSQL for much
-# of its time (a dozen round trips), and a thread lets the core serve another request meanwhile.
-# Measured on 2 cores at 16 connections: PUT 55–79 req/s with 2 × 4 threads against 19 with the
-# former 4 sync workers, availability 33–59 against 13–27 (benchmarks/README.md).
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
-worker_class = "gthread"
+# Sync workers, 2 × cores: an API request waits on PostgreSQL for much of its time (a dozen round
+# trips), and a second process per core keeps the core busy meanwhile. gthread (a process per
+# core, 4 threads) measured no better on 2 cores at 16 connections, interleaved A/B under the same
+# load: throughput within the noise either way, worse p99 in one round (benchmarks/README.md).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 1))  # > 1 makes them gthread workers
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # A browser or the booking system keeps its connection open between requests.
 keepalive = 5

@@ -1,7 +1,7 @@
 """(3) Availability and appointment reads, and (4) concurrent booking PUTs, under gunicorn with wrk.
 
 Each server is ``gunicorn`` on 127.0.0.1 at a free random port with the repository's
-``gunicorn.conf.py`` (the production settings: a gthread worker per core, 4 threads each, heap frozen); the bare
+``gunicorn.conf.py`` (the production settings: 2 × cores sync workers, heap frozen); the bare
 floor (``benchmarks.bare_app``) is served by the very same command. Load comes from Debian's
 ``wrk`` (16 connections, 2 threads, a fixed duration: bounded in time, and in count by the request
 files it replays), with ``benchmarks/wrk/requests.lua`` adding the Bearer key and the PUT bodies.
@@ -55,17 +55,18 @@ def warmup(duration: int) -> int:
 
 
 def workers() -> int:
-    """Worker processes per server, as gunicorn.conf.py resolves them (WEB_CONCURRENCY or cores)."""
-    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+    """Worker processes per server, as gunicorn.conf.py resolves them (WEB_CONCURRENCY or 2 × cores)."""
+    return int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 
 
 def threads() -> int:
-    """Threads per worker process, as gunicorn.conf.py resolves them (GUNICORN_THREADS or 4)."""
-    return int(os.environ.get("GUNICORN_THREADS") or 4)
+    """Threads per worker, as gunicorn.conf.py resolves them (GUNICORN_THREADS or 1: sync)."""
+    return int(os.environ.get("GUNICORN_THREADS") or 1)
 
 
 def server_description() -> str:
-    return f"{workers()} gthread × {threads()} threads (gunicorn.conf.py: cores × 4), heap frozen"
+    kind = "sync" if threads() == 1 else f"gthread × {threads()} threads"
+    return f"{workers()} {kind} (gunicorn.conf.py: 2 × cores), heap frozen"
 
 
 def free_port() -> int:
