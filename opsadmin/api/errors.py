@@ -142,7 +142,8 @@ def handle_database_error(error: sa.exc.DBAPIError) -> Response:
         raise error
     _rollback()
     if is_database_outage(error):
-        current_app.logger.error("database unavailable: %s", type(error).__name__)
+        # The driver's own message (not str(error): that would carry the statement's parameters).
+        current_app.logger.error("database unavailable: %s: %s", type(error).__name__, error.orig)
         return problem(
             503,
             "The database is unavailable; retry later.",

@@ -108,9 +108,14 @@ def _run(view: Callable[..., Any], args: Any, kwargs: Any, record_id: int | None
 
 def _begin_writer(session: Session) -> None:
     # On SQLite the unit of work takes the write lock before it reads, so a concurrent writer
-    # makes it wait (busy timeout) rather than fail with "database is locked".
-    if not session.in_transaction():
-        begin_immediate(session)
+    # makes it wait (busy timeout) rather than fail with "database is locked": SQLite refuses at
+    # once to upgrade a read transaction to a write when another writer got there first. Nothing
+    # is pending here, only reads, so ending an open transaction loses nothing.
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
+    begin_immediate(session)
 
 
 def _abandon(session: Session, record_id: int | None) -> None:
@@ -172,8 +177,12 @@ def claim(
         )
         session.add(record)
         try:
+            session.flush()
+            # Read the id before the commit: afterwards the expired row would be reloaded,
+            # quietly opening a read transaction that the view's writes would have to upgrade.
+            record_id = record.id
             session.commit()
-            return record.id
+            return record_id
         except sa.exc.IntegrityError:
             # A concurrent request claimed it first: answer as its record says.
             session.rollback()
