@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.bookings.service import ROOM_KIND_FOR, is_printable_id, max_overlap, site_licensed
+from opsadmin.bookings.service import (
+    ROOM_KIND_FOR,
+    is_printable_id,
+    max_overlap,
+    overlapping,
+    site_licensed,
+)
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
 from opsadmin.locations.models import Location
@@ -140,8 +146,7 @@ def _appointments(
         sa.select(Appointment.room_id, Appointment.starts_at, Appointment.ends_at).where(
             Appointment.room_id.in_([room.id for room in rooms]),
             Appointment.status != "cancelled",
-            Appointment.starts_at < window[1],
-            Appointment.ends_at > window[0],
+            *overlapping(*window),
         )
     )
     for room_id, starts_at, ends_at in rows:

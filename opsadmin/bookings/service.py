@@ -41,6 +41,10 @@ from opsadmin.staff.models import APPOINTMENT_KINDS, StaffMember
 
 # The room kind each appointment kind needs (follow-ups are seen in consult rooms).
 ROOM_KIND_FOR = {"infusion": "infusion", "consult": "consult", "follow_up": "consult"}
+# Every appointment lies inside one local day's opening interval (check_open), so none is longer
+# than a day: 25 hours on the day clocks go back. That bounds overlap searches from below, so
+# they read the index range around the appointment, not the room's whole history.
+LONGEST_APPOINTMENT = dt.timedelta(hours=25)
 # Where a booked or checked-in appointment may move; the final statuses go nowhere.
 NEXT_STATUSES = ("checked_in", "completed", "no_show", "cancelled")
 # What a change of which re-runs every booking rule (a status change alone does not).
@@ -267,6 +271,15 @@ def check_open(location: Location, starts_at: dt.datetime, ends_at: dt.datetime)
         )
 
 
+def overlapping(starts_at: dt.datetime, ends_at: dt.datetime) -> tuple[sa.ColumnElement, ...]:
+    """The conditions for an appointment overlapping [starts_at, ends_at) (half-open)."""
+    return (
+        Appointment.starts_at < ends_at,
+        Appointment.starts_at > starts_at - LONGEST_APPOINTMENT,
+        Appointment.ends_at > starts_at,
+    )
+
+
 def check_capacity(
     session: Session,
     room: Room,
@@ -278,8 +291,7 @@ def check_capacity(
     query = sa.select(Appointment.starts_at, Appointment.ends_at).where(
         Appointment.room_id == room.id,
         Appointment.status != "cancelled",
-        Appointment.starts_at < ends_at,
-        Appointment.ends_at > starts_at,
+        *overlapping(starts_at, ends_at),
     )
     if exclude_id is not None:
         query = query.where(Appointment.id != exclude_id)

@@ -76,6 +76,20 @@ def test_booking_before_opening_refused(book):
     refused("outside_opening_hours", book, starts_at=at(DAY, "07:30"), ends_at=at(DAY, "09:00"))
 
 
+def test_booking_spanning_two_days_refused_so_none_is_longer_than_a_day(book):
+    # The overlap searches look back only LONGEST_APPOINTMENT; this rule is what makes it safe.
+    next_day = DAY + dt.timedelta(days=1)
+    refused(
+        "outside_opening_hours", book, starts_at=at(DAY, "09:00"), ends_at=at(next_day, "10:00")
+    )
+
+
+def test_capacity_sees_an_appointment_that_began_hours_earlier(book):
+    for n in range(3):
+        book(external_id=f"LONG-{n}", starts_at=at(DAY, "08:00"), ends_at=at(DAY, "17:00"))
+    refused("room_at_capacity", book, starts_at=at(DAY, "16:00"), ends_at=at(DAY, "16:30"))
+
+
 def test_booking_running_past_closing_refused(book):
     refused("outside_opening_hours", book, starts_at=at(DAY, "17:00"), ends_at=at(DAY, "18:15"))
 
