@@ -42,20 +42,8 @@ class LocationView(MasterDataView):
         "timezone": "Time zone",
         "address_line1": "Address line 1",
     }
-    form_columns = (
-        "code",
-        "name",
-        "region",
-        "address_line1",
-        "city",
-        "state",
-        "postal_code",
-        "timezone",
-        "phone",
-        "active",
-        "opening_hours",
-        "rooms",
-    )
+    # The fields the service validates, plus the rooms edited inline.
+    form_columns = (*location_service.LOCATION_FIELDS, "rooms")
     form_args = {
         "region": {"query_factory": scoped_regions},
         "timezone": {"description": "IANA name, e.g. America/Indiana/Indianapolis"},
