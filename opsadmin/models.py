@@ -10,6 +10,7 @@ from opsadmin.auth.models import (
     user_region,
 )
 from opsadmin.bookings.models import Appointment
+from opsadmin.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
@@ -29,6 +30,7 @@ __all__ = [
     "ConsoleSession",
     "Credential",
     "CredentialRule",
+    "Event",
     "IdempotencyRecord",
     "Location",
     "LocationClosure",
@@ -45,6 +47,9 @@ __all__ = [
     "SiteRegistration",
     "StaffMember",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "staff_location",
     "user_region",
 ]

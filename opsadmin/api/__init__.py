@@ -17,7 +17,7 @@ from werkzeug.routing import IntegerConverter
 from opsadmin.api.errors import PROBLEM_JSON, ProblemSchema, init_error_handlers, is_api_request
 from opsadmin.extensions import csrf
 
-FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports")
+FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "events")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 MAX_ID = 2**31 - 1  # PostgreSQL integer; SQLite and psycopg overflow on larger path ids
 

@@ -1,7 +1,7 @@
 """Queues, the enqueue helper and the periodic schedule (DESIGN §7).
 
-Queues: ``reports`` (building), ``email`` (one job per delivery), ``default`` (dispatcher, daily
-jobs). With REDIS_URL set jobs go to RQ with an explicit timeout and retries with back-off; without
+Queues: ``reports`` (building), ``email`` (one job per delivery), ``webhooks`` (one job per webhook
+attempt), ``default`` (dispatcher, daily jobs, the webhook sweep). With REDIS_URL set jobs go to RQ with an explicit timeout and retries with back-off; without
 it (the embedded default) the same functions run synchronously, in-process, in the caller's app
 context. Features reach this through ``current_app.extensions["opsadmin_jobs"]`` (a :class:`Jobs`),
 never by importing this package.
@@ -9,6 +9,7 @@ never by importing this package.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
@@ -17,11 +18,13 @@ from typing import Any
 
 from flask import Flask
 
-REPORTS, EMAIL, DEFAULT = "reports", "email", "default"
-QUEUES = (REPORTS, EMAIL, DEFAULT)
+REPORTS, EMAIL, WEBHOOKS, DEFAULT = "reports", "email", "webhooks", "default"
+QUEUES = (REPORTS, EMAIL, WEBHOOKS, DEFAULT)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
 EMAIL_JOB_TIMEOUT = 120
 DISPATCH_JOB_TIMEOUT = 300
+# One POST (10 s timeout) and two short transactions; the ledger, not RQ, retries a webhook.
+WEBHOOK_JOB_TIMEOUT = 60
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,16 @@ class Jobs:
 
     def enqueue(
         self, queue: str, func: Callable[..., Any], *args: Any, job_id: str | None = None,
-        timeout: int, retry: bool = True,
+        timeout: int, retry: bool = True, delay: dt.timedelta | None = None,
     ) -> str | None:  # fmt: skip
         """Enqueue ``func(*args)``; inline, run it now (its failure is logged: the job itself
-        records the outcome in the ledger). Returns the RQ job id, or None inline."""
+        records the outcome in the ledger). Returns the RQ job id, or None inline.
+
+        ``delay``: run it no earlier than that from now (RQ's scheduler); inline, a delayed job is
+        not run at all: the ledger it reads keeps it due for the next sweep."""
         if self.inline:
+            if delay:
+                return None
             try:
                 func(*args)
             except Exception:
@@ -68,7 +76,10 @@ class Jobs:
         options: dict[str, Any] = {"job_timeout": timeout, "failure_ttl": 7 * 24 * 3600}
         if retry:
             options["retry"] = Retry(max=len(self.retry_intervals), interval=self.retry_intervals)
-        job = self.queue(queue).enqueue(func, args=args, job_id=job_id, **options)
+        if delay:
+            job = self.queue(queue).enqueue_in(delay, func, args=args, job_id=job_id, **options)
+        else:
+            job = self.queue(queue).enqueue(func, args=args, job_id=job_id, **options)
         return job.id
 
     # The jobs, by name: each gets a fresh job id, so a second enqueue of the same run is a
@@ -94,6 +105,19 @@ class Jobs:
         from opsadmin.jobs import tasks
 
         return self.enqueue(DEFAULT, tasks.dispatch_reports, timeout=DISPATCH_JOB_TIMEOUT)
+
+    def deliver_webhook(self, delivery_id: int, delay: dt.timedelta | None = None) -> str | None:
+        from opsadmin.jobs import tasks
+
+        return self.enqueue(
+            WEBHOOKS, tasks.deliver_webhook, delivery_id, timeout=WEBHOOK_JOB_TIMEOUT,
+            retry=False, delay=delay,
+        )  # fmt: skip
+
+    def sweep_webhooks(self) -> str | None:
+        from opsadmin.jobs import tasks
+
+        return self.enqueue(DEFAULT, tasks.sweep_webhooks, timeout=DISPATCH_JOB_TIMEOUT)
 
 
 def init_jobs(app: Flask) -> None:

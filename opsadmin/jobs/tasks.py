@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, has_app_context
 
+from opsadmin.events import webhooks
 from opsadmin.extensions import db
 from opsadmin.reports import jobs as report_jobs
 
@@ -59,3 +60,19 @@ def send_delivery(delivery_id: int, generation: int) -> str:
 
 def notify_credential_expiry(on: str | None = None) -> int:
     return _in_app(report_jobs.notify_credential_expiry, on)
+
+
+def _own_session(func: Callable[..., Any], *args: Any) -> Any:
+    # Its own session: in-process this runs inside the commit of the request's session.
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as session:
+        return func(session, *args)
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    return _in_app(_own_session, webhooks.deliver, delivery_id)
+
+
+def sweep_webhooks() -> list[int]:
+    return _in_app(_own_session, webhooks.sweep)
