@@ -40,7 +40,7 @@ from opsadmin.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from opsadmin.events.service import now
+from opsadmin.events import service as events_service
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
 def delete_endpoint(session: Session, endpoint_id: int) -> None:
     """Stop delivering to the endpoint (its attempt log is kept)."""
     endpoint = get_endpoint(session, endpoint_id)
-    endpoint.deleted_at = now()
+    endpoint.deleted_at = events_service.now()
     endpoint.active = False
     _cancel_pending(session, endpoint.id)
 
@@ -198,7 +198,7 @@ def replay(session: Session, delivery_id: int) -> WebhookDelivery:
     if original is None:
         raise NotFound(f"No delivery {delivery_id}.")
     delivery = WebhookDelivery(
-        endpoint_id=original.endpoint_id, event_id=original.event_id, next_attempt_at=now()
+        endpoint_id=original.endpoint_id, event_id=original.event_id, next_attempt_at=events_service.now()
     )
     session.add(delivery)
     session.flush()
@@ -276,9 +276,9 @@ def claim(session: Session, delivery_id: int) -> bool:
         .where(
             WebhookDelivery.id == delivery_id,
             WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= now(),
+            WebhookDelivery.next_attempt_at <= events_service.now(),
         )
-        .values(status="sending", claimed_at=now())
+        .values(status="sending", claimed_at=events_service.now())
     )
     session.commit()
     return result.rowcount == 1
@@ -294,7 +294,7 @@ def deliver(session: Session, delivery_id: int) -> str:
         delivery.status = "cancelled"
         session.commit()
         return delivery.status
-    body, headers = signed_request(delivery.event, endpoint.secret, now())
+    body, headers = signed_request(delivery.event, endpoint.secret, events_service.now())
     url, timeout = endpoint.url, float(setting("OPSADMIN_WEBHOOK_TIMEOUT_SECONDS"))
     session.commit()  # no transaction stays open while the endpoint answers
     outcome = post(url, body, headers, timeout)
@@ -305,7 +305,7 @@ def record_attempt(session: Session, delivery_id: int, outcome: Outcome) -> str:
     """Log the attempt and decide what follows: done, the next try, or giving up."""
     delivery = session.get(WebhookDelivery, delivery_id)
     endpoint = delivery.endpoint
-    at = now()
+    at = events_service.now()
     session.add(
         WebhookAttempt(
             delivery_id=delivery.id,
@@ -401,7 +401,7 @@ def deliveries_committed(delivery_ids: list[int]) -> None:
 
 def sweep(session: Session) -> list[int]:
     """Re-queue every delivery that is due, and those whose job died mid-flight."""
-    at = now()
+    at = events_service.now()
     session.execute(
         sa.update(WebhookDelivery)
         .where(WebhookDelivery.status == "sending", WebhookDelivery.claimed_at < at - CLAIM_EXPIRY)
