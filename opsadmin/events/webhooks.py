@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from opsadmin.errors import InvalidInput, NotFound
+from opsadmin.events import service as events_service
 from opsadmin.events.models import (
     EVENT_TYPES,
     Event,
@@ -40,7 +41,6 @@ from opsadmin.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from opsadmin.events import service as events_service
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,9 @@ def replay(session: Session, delivery_id: int) -> WebhookDelivery:
     if original is None:
         raise NotFound(f"No delivery {delivery_id}.")
     delivery = WebhookDelivery(
-        endpoint_id=original.endpoint_id, event_id=original.event_id, next_attempt_at=events_service.now()
+        endpoint_id=original.endpoint_id,
+        event_id=original.event_id,
+        next_attempt_at=events_service.now(),
     )
     session.add(delivery)
     session.flush()
