@@ -6,12 +6,14 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
+from opsadmin import audit, auth, bookings, events, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
 from opsadmin.admin.security import csp_nonce, init_security
 
 # Menu order: master data first, then the flow of work, then reports and administration.
-FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "auth", "audit")
+FEATURES = (
+    "locations", "rooms", "staff", "bookings", "referrals", "reports", "events", "auth", "audit",
+)  # fmt: skip
 
 
 def init_admin(app: Flask) -> Admin:
