@@ -4,6 +4,7 @@
   it may carry and gives an example of each (from :data:`opsadmin.errors.CATALOGUE`).
 - Statuses every operation can answer are declared: 401/403/429 for a keyed operation, 400
   ``malformed_json`` and 415 for one with a body, 404 for one with a path parameter, 503 always.
+- Idempotent POSTs declare the ``Idempotent-Replayed`` header of their answers.
 - Docstrings written in reST (````code````, ``:func:`name```) become CommonMark.
 """
 
@@ -114,6 +115,19 @@ def _error_response(
     return problem_response(status, codes, "" if note == _phrase(status) else note)
 
 
+REPLAYED_HEADER = {
+    "description": "`true` when this answer is the stored answer of an earlier request with the "
+    "same Idempotency-Key and body (nothing was done again).",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _declare_replay_header(responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        if status.isdigit() and 200 <= int(status) < 300 and "$ref" not in response:
+            response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
+
+
 def finish(paths: dict[str, dict[str, Any]]) -> None:
     """Rewrite the registered operations in place (call once, after every blueprint)."""
     for path, item in paths.items():
@@ -126,6 +140,8 @@ def finish(paths: dict[str, dict[str, Any]]) -> None:
                     operation[key] = markdown(operation[key])
             responses = operation.setdefault("responses", {})
             idempotent = "Idempotency-Key" in str(operation.get("parameters", ""))
+            if idempotent:
+                _declare_replay_header(responses)
             for status in sorted(_statuses(path, method, operation)):
                 existing = responses.get(str(status), {})
                 responses[str(status)] = _error_response(status, existing, method, idempotent)

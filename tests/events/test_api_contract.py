@@ -160,3 +160,21 @@ def test_credential_and_registration_numbers_are_masked_without_admin(client, ap
     assert numbers and all(n.startswith("****") and len(n) <= 8 for n in numbers)
     full = client.get("/api/v1/locations/GRN", headers=api_headers("read", "admin")).get_json()
     assert all(not r["number"].startswith("****") for r in full["registrations"])
+
+
+def test_openapi_declares_the_headers_clients_read(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    created = spec["paths"]["/api/v1/referrals"]["post"]["responses"]["201"]
+    assert created["headers"]["Idempotent-Replayed"]["schema"] == {
+        "type": "string",
+        "enum": ["true"],
+    }
+    paging = spec["components"]["headers"]["PAGINATION"]["schema"]
+    assert paging["contentSchema"] == {"$ref": "#/components/schemas/Pagination"}
+    assert "total" in spec["components"]["schemas"]["Pagination"]["properties"]
+    item = spec["paths"]["/api/v1/appointments/{external_id}"]
+    assert "ETag" in item["get"]["responses"]["200"]["headers"]
+    assert any(p["name"] == "If-Match" for p in item["patch"]["parameters"])
+    # The PATCH body's component no longer clashes with the name of Appointment.status's enum.
+    assert "AppointmentStatusChange" in spec["components"]["schemas"]
+    assert "AppointmentStatus" not in spec["components"]["schemas"]
