@@ -1,4 +1,4 @@
-"""RQ worker and cron process (DESIGN §7).
+"""RQ worker and cron process.
 
     python worker.py [QUEUE ...] [--burst]   a worker (default queues: reports email webhooks default)
     python worker.py cron                    the periodic schedule (one per deployment)

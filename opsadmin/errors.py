@@ -1,4 +1,4 @@
-"""Domain exceptions, each with a stable machine ``code`` (DESIGN §6).
+"""Domain exceptions, each with a stable machine ``code`` (listed at /api/v1/docs/errors by CATALOGUE).
 
 Services raise these; the API turns them into problem+json, the console into a flashed message.
 """

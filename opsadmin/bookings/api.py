@@ -1,4 +1,4 @@
-"""JSON API of the bookings feature (DESIGN §6): appointments, availability, eligibility.
+"""JSON API of the bookings feature: appointments, availability, eligibility.
 
 Views parse, call :mod:`opsadmin.bookings.service` / :mod:`~opsadmin.bookings.availability` /
 :mod:`opsadmin.staff.eligibility` (every rule lives there), commit and present. The key check

@@ -48,6 +48,12 @@ def watch(model: type, describe: Describer) -> None:
     _watchers[model] = describe
 
 
+def record_event(session: Session, kind: str, data: dict[str, Any]) -> None:
+    """Add an event no row change shows (a judgement, e.g. ``appointment.at_risk``) to the
+    session's transaction: written with the others at commit, gone with a rollback."""
+    session.info.setdefault(_DESCRIBED, []).append((kind, data))
+
+
 def on_deliveries_committed(callback: Callable[[list[int]], None]) -> None:
     """Call ``callback(delivery_ids)`` after a commit that created webhook deliveries."""
     if callback not in _after_commit_hooks:

@@ -1,4 +1,4 @@
-"""Queues, the enqueue helper and the periodic schedule (DESIGN §7).
+"""Queues, the enqueue helper and the periodic schedule.
 
 Queues: ``reports`` (building), ``email`` (one job per delivery), ``webhooks`` (one job per webhook
 attempt), ``default`` (dispatcher, daily jobs, the webhook sweep). With REDIS_URL set jobs go to RQ with an explicit timeout and retries with back-off; without

@@ -128,3 +128,16 @@ def test_rolled_back_change_leaves_no_event(session, chain, start):
     chain.grn.name = "Renamed"
     session.commit()
     assert [(e.type, e.data) for e in events()] == [("location.updated", {"code": "GRN"})]
+
+
+def test_an_event_recorded_by_a_feature_commits_or_rolls_back_with_it(session, start):
+    from opsadmin.events.service import record_event
+
+    record_event(
+        session, "appointment.at_risk", {"external_id": "BK-1", "at_risk": ["room_closed"]}
+    )
+    session.rollback()
+    record_event(session, "appointment.risk_cleared", {"external_id": "BK-1", "at_risk": []})
+    session.commit()
+    rows = session.scalars(sa.select(Event).where(Event.id > start)).all()
+    assert [(e.type, e.data["external_id"]) for e in rows] == [("appointment.risk_cleared", "BK-1")]
