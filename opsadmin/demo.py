@@ -34,6 +34,7 @@ from opsadmin.audit.service import Actor, record
 from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.service import site_licensed
 from opsadmin.db import utcnow
+from opsadmin.events.demo import seed_webhooks
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
@@ -262,6 +263,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         session.flush()  # the referrals' ids, for the appointments linked to them
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)
+        added["webhook_endpoints"] += seed_webhooks(session, now, sorted(locations))
     session.flush()
     return dict(added)
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_queue_names():
-    assert QUEUES == ("reports", "email", "default")
+    assert QUEUES == ("reports", "email", "webhooks", "default")
 
 
 def test_without_redis_jobs_run_in_process_and_failures_are_logged(caplog):
@@ -44,6 +44,7 @@ def test_schedule_registers_the_hourly_dispatcher_and_the_daily_credential_job()
     assert registered == {
         ("dispatch_reports", "5 * * * *"),
         ("notify_credential_expiry", "30 6 * * *"),
+        ("sweep_webhooks", "* * * * *"),
     }
 
 
