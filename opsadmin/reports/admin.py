@@ -15,10 +15,11 @@ from opsadmin.audit.service import Actor, acting_as, record
 from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.jobs import EMAIL, REPORTS, enqueue
 from opsadmin.locations.models import Region
 from opsadmin.notifications.outbox import list_outbox, message_parts, read_outbox_message
 from opsadmin.reports import service
-from opsadmin.reports.jobs import queues
+from opsadmin.reports.jobs import run_report, send_delivery
 from opsadmin.reports.models import REPORT_KINDS, ReportRun
 from opsadmin.reports.weeks import week_of
 
@@ -96,7 +97,7 @@ class ReportRunView(SecureModelView):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for(".index_view"))
-        queues().run_report(run.id)  # after the commit: the job must find its run
+        enqueue(REPORTS, run_report, run.id)  # after the commit: the job must find its run
         flash(f"{kind} {region.code} {week} queued.", "success")
         return redirect(url_for(".details_view", id=run.id))
 
@@ -116,7 +117,7 @@ class ReportRunView(SecureModelView):
             flash(error.message, "error")
             return redirect(url_for(".details_view", id=run_id))
         for delivery_id, generation in pending:
-            queues().send_delivery(delivery_id, generation)
+            enqueue(EMAIL, send_delivery, delivery_id, generation)
         flash(f"Resending to {len(pending)} recipient(s).", "success")
         return redirect(url_for(".details_view", id=run_id))
 

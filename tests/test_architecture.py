@@ -1,0 +1,167 @@
+"""The import map of ``opsadmin/``, read with ``ast``: no circles, features below the composition.
+
+Every import counts, at module level and inside functions alike: a function-level import is a
+dependency that is only hidden, not absent. Layers, bottom up:
+
+- core: ``config``, ``db``, ``extensions``, ``errors``, ``settings``, ``console``, ``validation``,
+  ``schemas``, ``models``, ``jobs`` (the queue plumbing: it names no feature);
+- features: ``auth``, ``audit``, ``locations``, ``rooms``, ``staff``, ``referrals``, ``bookings``,
+  ``notifications``, ``reports``, ``demo``;
+- composition: ``api``, ``admin``, ``jobs.schedule``, ``cli``, ``app``, ``__main__``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "opsadmin"
+FEATURES = (
+    "auth",
+    "audit",
+    "locations",
+    "rooms",
+    "staff",
+    "referrals",
+    "bookings",
+    "notifications",
+    "reports",
+    "demo",
+)
+COMPOSITION = ("api", "admin", "jobs.schedule", "cli", "app", "__main__")
+LEAVES = ("auth", "audit")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The opsadmin modules ``name`` imports, anywhere in its body."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            # ``from package import module`` names the module; ``from module import name``
+            # names the module (the package's __init__ runs too, but that is no edge of ours).
+            targets = [f"{base}.{alias.name}" for alias in node.names]
+            targets = [t if t in known else base for t in targets]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    found = modules()
+    known = set(found)
+    return {name: imports_of(name, path, known) for name, path in found.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def within(module: str, area: str) -> bool:
+    full = f"opsadmin.{area}"
+    return module == full or module.startswith(f"{full}.")
+
+
+def test_the_import_map_has_no_circle():
+    # A package's __init__ importing its own submodules is not a circle worth the name, but
+    # there is none left either: every edge counts.
+    assert cycles(graph()) == []
+
+
+def test_no_feature_imports_the_composition():
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph().items()
+        if any(within(module, feature) for feature in FEATURES)
+        for target in targets
+        if any(within(target, area) for area in COMPOSITION)
+    )
+    assert wrong == []
+
+
+def test_auth_and_audit_are_leaves_among_the_features():
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph().items()
+        if any(within(module, leaf) for leaf in LEAVES)
+        for target in targets
+        if any(within(target, feature) for feature in FEATURES)
+        and not any(within(target, leaf) for leaf in LEAVES)
+    )
+    assert wrong == []
+
+
+def test_the_core_imports_no_feature_and_no_composition():
+    core = [
+        module
+        for module in graph()
+        if not any(within(module, area) for area in (*FEATURES, *COMPOSITION))
+        and module not in ("opsadmin", "opsadmin.models")
+    ]
+    edges = graph()
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module in core
+        for target in edges[module]
+        if any(within(target, area) for area in (*FEATURES, *COMPOSITION))
+    )
+    assert wrong == []
+
+
+def test_the_walker_sees_function_level_imports():
+    edges = graph()
+    # opsadmin/__init__.py imports the factory inside a function only.
+    assert "opsadmin.app" in edges["opsadmin"]
