@@ -22,9 +22,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from rq.job import Job
 
+from opsadmin.config import setting
 from opsadmin.extensions import db
 
 REPORTS, EMAIL, DEFAULT = "reports", "email", "default"
@@ -42,7 +43,7 @@ _pool_pid: int | None = None
 
 def is_inline() -> bool:
     """True when jobs run in-process (no REDIS_URL)."""
-    return not current_app.config.get("REDIS_URL")
+    return not setting("REDIS_URL")
 
 
 @cache
@@ -57,18 +58,18 @@ def queue(name: str) -> Any:
     """The RQ queue ``name`` of the current app's Redis."""
     from rq import Queue
 
-    return Queue(name, connection=connection(current_app.config["REDIS_URL"]), job_class=AppJob)
+    return Queue(name, connection=connection(setting("REDIS_URL")), job_class=AppJob)
 
 
 def timeout_of(queue_name: str) -> int:
     """Seconds a job of ``queue_name`` may run."""
     if queue_name == REPORTS:
-        return int(current_app.config.get("OPSADMIN_REPORT_JOB_TIMEOUT") or 600)
+        return int(setting("OPSADMIN_REPORT_JOB_TIMEOUT") or 600)
     return EMAIL_JOB_TIMEOUT if queue_name == EMAIL else DISPATCH_JOB_TIMEOUT
 
 
 def retry_intervals() -> list[int]:
-    return list(current_app.config.get("OPSADMIN_JOB_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS)
+    return list(setting("OPSADMIN_JOB_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS)
 
 
 def enqueue(queue_name: str, func: Callable[..., Any], *ids: Any) -> str | None:

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from opsadmin.audit.service import current_actor
-from opsadmin.config import DEFAULTS
-from opsadmin.db import UTCDateTime, utcnow
+from opsadmin.config import setting
+from opsadmin.db import Base, utcnow
 from opsadmin.errors import (
     INVALID_TRANSITION,
     REFERRAL_NOT_APPROVED,
@@ -69,25 +68,12 @@ ACTIVE_APPOINTMENT_STATUSES = ("booked", "checked_in")
 DEFAULT_PLANNED_SESSIONS = 6
 NPI_PREFIX = "80840"
 
-# Appointments, seen through the columns this module reads. A Core table rather than the bookings
-# model: bookings depends on referrals (DESIGN §2), never the other way round.
-appointment_table = sa.table(
-    "appointment",
-    sa.column("id", sa.Integer),
-    sa.column("external_id", sa.String),
-    sa.column("referral_id", sa.Integer),
-    sa.column("location_id", sa.Integer),
-    sa.column("kind", sa.String),
-    sa.column("status", sa.String),
-    sa.column("starts_at", UTCDateTime()),
-)
 
-
-def setting(name: str) -> Any:
-    """A configuration value: the app's when there is one, else the default (jobs, shell, tests)."""
-    if has_app_context():
-        return current_app.config.get(name, DEFAULTS[name])
-    return DEFAULTS[name]
+def appointments() -> sa.Table:
+    """The bookings feature's appointment table, as the metadata holds it (every model is
+    registered before the first query). Looked up, not imported: bookings depends on referrals
+    (a booking may carry a referral), never the other way round."""
+    return Base.metadata.tables["appointment"]
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -227,10 +213,10 @@ def follow_up_due_on(session: Session, referral: Referral) -> dt.date:
     """OPSADMIN_FOLLOW_UP_DAYS after the last completed infusion's local date at the treatment
     location (today there, when the course is closed without one)."""
     last = session.scalar(
-        sa.select(sa.func.max(appointment_table.c.starts_at)).where(
-            appointment_table.c.referral_id == referral.id,
-            appointment_table.c.kind == "infusion",
-            appointment_table.c.status == "completed",
+        sa.select(sa.func.max(appointments().c.starts_at)).where(
+            appointments().c.referral_id == referral.id,
+            appointments().c.kind == "infusion",
+            appointments().c.status == "completed",
         )
     )
     day = local_date(referral.treatment_location, last or utcnow())
@@ -435,7 +421,7 @@ def _next_automatic_move(referral: Referral, facts: AppointmentFacts) -> tuple[s
 
 def appointment_facts(session: Session, referral_id: int) -> AppointmentFacts:
     """Count the referral's consults and infusions by whether they are active or completed."""
-    a = appointment_table.c
+    a = appointments().c
     rows = session.execute(
         sa.select(a.kind, a.status, sa.func.count())
         .where(a.referral_id == referral_id, a.kind.in_(("consult", "infusion")))
@@ -474,7 +460,7 @@ def stalled_filter(as_of: dt.datetime | None = None) -> sa.ColumnElement[bool]:
         cutoff = as_of - dt.timedelta(days=int(setting(setting_name)))
         return sa.and_(Referral.status == status, Referral.status_changed_at < cutoff)
 
-    a = appointment_table.c
+    a = appointments().c
     future_session = (
         sa.select(a.id)
         .where(

@@ -7,12 +7,13 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
-from opsadmin.audit.service import Actor, acting_as, record
-from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
+from opsadmin.audit.service import acting_as, record
+from opsadmin.config import setting
+from opsadmin.console import SecureModelView, SecureView, console_actor, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.jobs import EMAIL, REPORTS, enqueue
@@ -29,10 +30,6 @@ ARTEFACTS = {
     "csv": ("text/csv", "csv", True),
     "png": ("image/png", "png", False),
 }
-
-
-def console_actor() -> Actor:
-    return Actor("user", current_user.id, current_user.email, request.remote_addr or "")
 
 
 def visible_regions() -> list[Region]:
@@ -146,7 +143,7 @@ class OutboxView(SecureView):
 
     @staticmethod
     def embedded() -> bool:
-        return not current_app.config.get("SMTP_HOST")
+        return not setting("SMTP_HOST")
 
     def is_visible(self) -> bool:
         return self.embedded()
@@ -159,13 +156,13 @@ class OutboxView(SecureView):
 
     @expose("/")
     def index(self) -> str:
-        entries = list_outbox(current_app.config["OPSADMIN_OUTBOX_DIR"], self._region_codes())
+        entries = list_outbox(setting("OPSADMIN_OUTBOX_DIR"), self._region_codes())
         return self.render("reports/outbox.html", entries=entries)
 
     @expose("/<filename>")
     def message(self, filename: str) -> str:
         # (not "name": flask-admin passes the view function's name under that keyword)
-        message = read_outbox_message(current_app.config["OPSADMIN_OUTBOX_DIR"], filename)
+        message = read_outbox_message(setting("OPSADMIN_OUTBOX_DIR"), filename)
         codes = self._region_codes()
         if message is None or (codes is not None and message.get("X-Opsadmin-Region") not in codes):
             abort(404)

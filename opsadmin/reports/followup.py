@@ -11,11 +11,10 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session, aliased
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
 from opsadmin.locations.service import registration_renewed
@@ -41,12 +40,6 @@ FUNNEL = {
 STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
 # Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
 CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
-
-
-def setting(name: str) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, DEFAULTS[name]))
-    return int(DEFAULTS[name])
 
 
 def midnight(day: dt.date) -> dt.datetime:
@@ -76,7 +69,7 @@ def stalled(session: Session, region_id: int, as_of: dt.date) -> dict[str, list[
 
 def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Follow-ups due within the window or overdue that have not happened yet."""
-    window = as_of + dt.timedelta(days=setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS"))
+    window = as_of + dt.timedelta(days=int(setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS")))
     done = (
         sa.select(Appointment.id)
         .where(
@@ -116,7 +109,7 @@ def _reached(stage: str) -> sa.ColumnElement[int]:
 
 def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Referrals received in the last N days per consult location, and how far they got."""
-    since = as_of - dt.timedelta(days=setting("OPSADMIN_FUNNEL_DAYS"))
+    since = as_of - dt.timedelta(days=int(setting("OPSADMIN_FUNNEL_DAYS")))
     counts = {
         row[0]: row[1:]
         for row in session.execute(
@@ -153,7 +146,7 @@ def _status(expires_on: dt.date, as_of: dt.date) -> str:
 def _expiring(column: Any, as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
     if on_dates is not None:
         return column.in_(on_dates)
-    return column <= as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    return column <= as_of + dt.timedelta(days=int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")))
 
 
 def staff_credentials(
@@ -267,7 +260,7 @@ def followup_for_region(
 def credential_changes(session: Session, region: Region, on: dt.date) -> dict[str, Any]:
     """For the daily job: credentials entering the warning window on ``on`` (they expire in
     exactly the window's days) and those that expired on ``on`` (good through the day before)."""
-    entering = on + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    entering = on + dt.timedelta(days=int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")))
     expired = on - dt.timedelta(days=1)
     dates = [entering, expired]
 

@@ -19,6 +19,7 @@ from flask import current_app
 
 from opsadmin.audit.service import SYSTEM, acting_as, record
 from opsadmin.auth.models import User
+from opsadmin.config import setting
 from opsadmin.db import utcnow
 from opsadmin.extensions import db
 from opsadmin.jobs import EMAIL, REPORTS, enqueue
@@ -181,7 +182,7 @@ def notify_credential_expiry(on: str | None = None) -> int:
     expiring today. Once per (region, day, recipient), recorded in the audit log."""
     day = dt.date.fromisoformat(on) if on else utcnow().date()
     settings = MailSettings.from_config(current_app.config)
-    base_url = current_app.config["OPSADMIN_BASE_URL"].rstrip("/")
+    base_url = str(setting("OPSADMIN_BASE_URL")).rstrip("/")
     sent = 0
     with acting_as(SYSTEM):
         for region in db.session.scalars(sa.select(Region).order_by(Region.code)):

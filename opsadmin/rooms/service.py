@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from opsadmin.errors import DomainError, InvalidInput, NotFound
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import (
+from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
+from opsadmin.validation import (
     FieldErrors,
     apply_values,
     check_required,
     duplicate,
     refuse_delete_with_history,
 )
-from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
 
 ROOM_FIELDS = ("location", "name", "kind", "capacity", "active")
 

@@ -11,16 +11,15 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from markupsafe import Markup, escape
 
+from opsadmin.config import setting
+from opsadmin.console import MasterDataView
 from opsadmin.extensions import db
-from opsadmin.locations import service as location_service
-from opsadmin.locations.admin import MasterDataView, region_of_location, scoped_locations
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import US_STATES
+from opsadmin.locations.scoping import region_of_location, scoped_locations
 from opsadmin.staff import service
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
@@ -30,6 +29,7 @@ from opsadmin.staff.models import (
     CredentialRule,
     StaffMember,
 )
+from opsadmin.validation import US_STATES, refuse_delete_with_history
 
 STAFF = "Staff"
 BADGE_CLASSES = {
@@ -43,7 +43,7 @@ ROLE_CHOICES = [(role, role.replace("_", " ")) for role in STAFF_ROLES]
 
 
 def warning_days() -> int:
-    return int(current_app.config.get("OPSADMIN_CREDENTIAL_WARNING_DAYS", 60))
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 def status_badge(view: Any, context: Any, model: Credential, name: str) -> Markup:
@@ -154,7 +154,7 @@ class StaffView(MasterDataView):
             service.validate_credential(db.session, credential)
 
     def check_delete(self, model: StaffMember) -> None:
-        location_service.refuse_delete_with_history(db.session, model, "staff member")
+        refuse_delete_with_history(db.session, model, "staff member")
 
     def regions_of(self, model: StaffMember) -> set[int | None]:
         return _staff_regions(model)
@@ -162,7 +162,7 @@ class StaffView(MasterDataView):
 
 def scoped_staff() -> Any:
     query = db.select(StaffMember).order_by(StaffMember.name)
-    from opsadmin.auth.admin import user_region_ids
+    from opsadmin.console import user_region_ids
 
     allowed = user_region_ids()
     if allowed is not None:

@@ -9,15 +9,6 @@ from sqlalchemy.orm import Session
 
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import (
-    FieldErrors,
-    apply_values,
-    check_email,
-    check_required,
-    check_state,
-    duplicate,
-    refuse_delete_with_history,
-)
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
     CLINICIAN_ROLES,
@@ -27,6 +18,15 @@ from opsadmin.staff.models import (
     Credential,
     CredentialRule,
     StaffMember,
+)
+from opsadmin.validation import (
+    FieldErrors,
+    apply_values,
+    check_email,
+    check_required,
+    check_state,
+    duplicate,
+    refuse_delete_with_history,
 )
 
 CREDENTIAL_STATUSES = ("unverified", "valid", "expiring", "expired")
