@@ -109,13 +109,10 @@ class RegistrationStatusFilter(BaseSQLAFilter):
         return value in service.REGISTRATION_STATUSES
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
-        today = dt.date.today()
-        horizon = today + dt.timedelta(days=_warning_days())
-        expires = SiteRegistration.expires_on
+        status = service.registration_status_sql(dt.date.today(), _warning_days())
         if value == "valid":
-            return query.filter(expires > horizon)
-        window = expires < today if value == "expired" else expires.between(today, horizon)
-        return query.filter(window, ~service.registration_renewed())
+            return query.filter(status == value)
+        return query.filter(status == value, ~service.registration_renewed())
 
     def operation(self) -> str:
         return "is"

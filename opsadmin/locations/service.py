@@ -7,8 +7,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from opsadmin import expiry
 from opsadmin.errors import DomainError, InvalidInput, NotFound
 from opsadmin.locations.models import (
     SITE_REGISTRATION_KINDS,
@@ -405,23 +406,17 @@ REGISTRATION_STATUSES = ("valid", "expiring", "expired")
 
 
 def registration_status(expires_on: dt.date, today: dt.date, warning_days: int) -> str:
-    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``."""
-    if expires_on < today:
-        return "expired"
-    return "expiring" if expires_on <= today + dt.timedelta(days=warning_days) else "valid"
+    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``
+    (:mod:`opsadmin.expiry`; a registration is never "unverified")."""
+    return expiry.status_of(expires_on, today, warning_days)
+
+
+def registration_status_sql(today: dt.date, warning_days: int) -> sa.ColumnElement[str]:
+    """:func:`registration_status` as a SQL expression over the site registration table."""
+    return expiry.status_sql(SiteRegistration.expires_on, today, warning_days)
 
 
 def registration_renewed() -> sa.ColumnElement[bool]:
     """True for a site registration superseded by a newer one of the same kind and state at the
     same site: its expiry is no longer news (the console, the dashboard and the digest skip it)."""
-    newer = aliased(SiteRegistration)
-    return (
-        sa.select(newer.id)
-        .where(
-            newer.location_id == SiteRegistration.location_id,
-            newer.kind == SiteRegistration.kind,
-            newer.state == SiteRegistration.state,
-            newer.expires_on > SiteRegistration.expires_on,
-        )
-        .exists()
-    )
+    return expiry.superseded_by_renewal(SiteRegistration, "location_id", "kind", "state")

@@ -54,16 +54,8 @@ def status_badge(view: Any, context: Any, model: Credential, name: str) -> Marku
 
 
 def status_condition(status: str, on: dt.date, days: int) -> sa.ColumnElement[bool]:
-    """SQL for ``credential_status(...) == status`` (keep in step with the service function)."""
-    horizon = on + dt.timedelta(days=days)
-    not_expired = Credential.expires_on >= on
-    verified = Credential.verified_on.is_not(None)
-    return {
-        "expired": Credential.expires_on < on,
-        "unverified": sa.and_(not_expired, Credential.verified_on.is_(None)),
-        "expiring": sa.and_(not_expired, verified, Credential.expires_on <= horizon),
-        "valid": sa.and_(verified, Credential.expires_on > horizon),
-    }[status]
+    """SQL for ``credential_status(...) == status``."""
+    return service.credential_status_sql(on, days) == status
 
 
 class CredentialStatusFilter(BaseSQLAFilter):
