@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from opsadmin.audit.service import Actor, record
 from opsadmin.bookings.models import Appointment
-from opsadmin.bookings.service import site_licensed
+from opsadmin.bookings.service import ROOM_KIND_FOR, site_licensed
 from opsadmin.db import utcnow
 from opsadmin.locations.models import (
     Location,
@@ -549,7 +549,7 @@ class Schedule:
     def build_index(self) -> None:
         groups: dict[tuple[str, str], list[Slot]] = defaultdict(list)
         for slot in self.slots:
-            groups[(slot.location.code, _room_kind(slot.kind))].append(slot)
+            groups[(slot.location.code, ROOM_KIND_FOR[slot.kind])].append(slot)
         for key, slots in groups.items():
             slots.sort(key=lambda s: (s.starts_at, s.room.name))
             self.index[key] = slots
@@ -564,15 +564,11 @@ class Schedule:
         rng: random.Random,
     ) -> Slot | None:
         """An unclaimed slot of ``kind`` starting in [after, before), picked at random."""
-        key = (location.code, _room_kind(kind))
+        key = (location.code, ROOM_KIND_FOR[kind])
         slots, starts = self.index.get(key, []), self.starts.get(key, [])
         lo, hi = bisect.bisect_left(starts, after), bisect.bisect_left(starts, before)
         free = [s for s in slots[lo:hi] if s.referral is None and s.kind == kind]
         return rng.choice(free) if free else None
-
-
-def _room_kind(kind: str) -> str:
-    return "infusion" if kind == "infusion" else "consult"
 
 
 class Eligibility:

@@ -139,3 +139,10 @@ def refuse_delete_with_history(session: Session, obj: Base, what: str) -> None:
             code=IN_USE,
             errors={"active": ["Deactivate instead of deleting."]},
         )
+
+
+def delete_without_history(session: Session, obj: Base, what: str) -> None:
+    """Delete ``obj`` when it has no history; Conflict(in_use) otherwise (deactivate it)."""
+    refuse_delete_with_history(session, obj, what)
+    session.delete(obj)
+    session.flush()

@@ -181,3 +181,19 @@ def test_the_walker_sees_function_level_imports():
     edges = graph()
     # opsadmin/__init__.py imports the factory inside a function only.
     assert "opsadmin.app" in edges["opsadmin"]
+
+
+def test_the_features_rules_form_a_dag_of_packages():
+    # bookings may read referrals, referrals never bookings (and so on down the README's map).
+    # Console views (admin.py) may look across, as a page shows what several features know.
+    def feature(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 2 and parts[1] in FEATURES else None
+
+    edges: dict[str, set[str]] = {}
+    for module, targets in graph().items():
+        if feature(module) and not module.endswith(".admin"):
+            for target in targets:
+                if feature(target) and feature(target) != feature(module):
+                    edges.setdefault(feature(module), set()).add(feature(target))
+    assert cycles(edges) == []

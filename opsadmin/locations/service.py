@@ -25,9 +25,9 @@ from opsadmin.validation import (
     check_email,
     check_required,
     check_state,
+    delete_without_history,
     duplicate,
     is_taken,
-    refuse_delete_with_history,
 )
 
 Interval = tuple[dt.datetime, dt.datetime]
@@ -309,9 +309,7 @@ def get_location(session: Session, code: str) -> Location:
 
 def delete_location(session: Session, location: Location) -> None:
     """Delete a location that has no history; Conflict(in_use) otherwise (deactivate it)."""
-    refuse_delete_with_history(session, location, "location")
-    session.delete(location)
-    session.flush()
+    delete_without_history(session, location, "location")
 
 
 # -- location closures -------------------------------------------------------------------------

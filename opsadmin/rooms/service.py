@@ -18,8 +18,8 @@ from opsadmin.validation import (
     FieldErrors,
     apply_values,
     check_required,
+    delete_without_history,
     duplicate,
-    refuse_delete_with_history,
 )
 
 ROOM_FIELDS = ("location", "name", "kind", "capacity", "active")
@@ -100,9 +100,7 @@ def get_room(session: Session, room_id: int) -> Room:
 
 def delete_room(session: Session, room: Room) -> None:
     """Delete a room with no appointments; Conflict(in_use) otherwise (deactivate it)."""
-    refuse_delete_with_history(session, room, "room")
-    session.delete(room)
-    session.flush()
+    delete_without_history(session, room, "room")
 
 
 # -- room closures -----------------------------------------------------------------------------

@@ -104,15 +104,7 @@ def _staff_regions(staff: StaffMember | None) -> set[int | None]:
     return {region_of_location(location) for location in (staff.locations if staff else [])}
 
 
-CREDENTIAL_FORM_COLUMNS = (
-    "kind",
-    "number",
-    "state",
-    "issued_on",
-    "expires_on",
-    "verified_on",
-    "verified_by",
-)
+CREDENTIAL_FORM_COLUMNS = service.CREDENTIAL_FIELDS
 STATE_CHOICES = [("", "—")] + [(code, code) for code in sorted(US_STATES)]
 
 

@@ -26,8 +26,8 @@ from opsadmin.validation import (
     check_email,
     check_required,
     check_state,
+    delete_without_history,
     duplicate,
-    refuse_delete_with_history,
 )
 
 CREDENTIAL_STATUSES = ("unverified", "valid", "expiring", "expired")
@@ -179,9 +179,7 @@ def get_staff(session: Session, staff_id: int) -> StaffMember:
 
 def delete_staff(session: Session, staff: StaffMember) -> None:
     """Delete a member with no appointments or screenings; Conflict(in_use) otherwise."""
-    refuse_delete_with_history(session, staff, "staff member")
-    session.delete(staff)
-    session.flush()
+    delete_without_history(session, staff, "staff member")
 
 
 def validate_credential(session: Session, credential: Credential) -> None:
