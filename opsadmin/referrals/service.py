@@ -11,6 +11,9 @@ action, the API key of an API call, ``system`` for jobs and the CLI. Automatic m
 with the actor whose appointment call caused them (the booking system's API key, normally), so
 the referral's history and the audit log name the same caller; their reason starts with
 ``automatic:`` so they stay distinguishable from explicit transitions.
+
+Over 500 lines on purpose: the explicit transitions, the screening rules and the moves that
+appointments drive all read :data:`TRANSITIONS` and must be changed together.
 """
 
 from __future__ import annotations
@@ -176,23 +179,32 @@ def _active_location(
 
 
 def move_referral(session: Session, referral: Referral, to: str, *, reason: str = "") -> None:
-    """Move ``referral`` to ``to`` if the state machine allows it, recording the event.
+    """Move ``referral`` to ``to`` now if the state machine allows it, recording the event.
 
     Conflict(invalid_transition) otherwise, with nothing changed. Entering ``completed`` sets
     the follow-up due date.
     """
+    record_transition(referral, to, at=utcnow(), reason=reason)
+    if to == "completed":
+        referral.follow_up_due_on = follow_up_due_on(session, referral)
+
+
+def record_transition(referral: Referral, to: str, *, at: dt.datetime, reason: str = "") -> None:
+    """The state machine's step: Conflict(invalid_transition) unless :data:`TRANSITIONS` allow
+    ``to``; else the event (by the current actor, at ``at``) and the new status."""
     if to not in TRANSITIONS.get(referral.status, frozenset()):
         raise Conflict(
             f"A referral in {referral.status} cannot move to {to}.", code=INVALID_TRANSITION
         )
-    if to == "completed":
-        referral.follow_up_due_on = follow_up_due_on(session, referral)
-    _record_event(referral, referral.status, to, reason=reason)
+    _record_event(referral, referral.status, to, reason=reason, at=at)
     referral.status = to
-    referral.status_changed_at = utcnow()
+    referral.status_changed_at = at
 
 
-def _record_event(referral: Referral, from_status: str | None, to: str, *, reason: str) -> None:
+def _record_event(
+    referral: Referral, from_status: str | None, to: str, *, reason: str,
+    at: dt.datetime | None = None,
+) -> None:  # fmt: skip
     actor = current_actor()
     # ReferralEvent knows three kinds of actor; an unauthenticated caller never gets this far.
     actor_type = actor.type if actor.type in ("user", "api_key") else "system"
@@ -203,7 +215,7 @@ def _record_event(referral: Referral, from_status: str | None, to: str, *, reaso
             actor_type=actor_type,
             actor_id=actor.id if actor_type != "system" else None,
             actor_label=actor.label,
-            at=utcnow(),
+            at=at or utcnow(),
             reason=reason,
         )
     )
