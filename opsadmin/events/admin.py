@@ -10,7 +10,7 @@ from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from wtforms import fields, validators
 
-from opsadmin.auth.admin import ConsoleSecureForm, SecureModelView
+from opsadmin.console import ConsoleSecureForm, SecureModelView
 from opsadmin.errors import DomainError
 from opsadmin.events import webhooks
 from opsadmin.events.models import (

@@ -41,6 +41,8 @@ from opsadmin.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from opsadmin.extensions import db
+from opsadmin.jobs import DEFAULT, WEBHOOKS, enqueue, enqueue_at, is_inline
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +341,7 @@ def record_attempt(session: Session, delivery_id: int, outcome: Outcome) -> str:
     if disabled:
         _tell_admins(session, endpoint.id)
     elif status == "pending" and next_at is not None:
-        _schedule(delivery_id, next_at - at)
+        _schedule(delivery_id, next_at if next_at > at else None)
     return status
 
 
@@ -385,20 +387,24 @@ def _tell_admins(session: Session, endpoint_id: int) -> None:
             log.exception("could not e-mail %s about webhook %s", email, endpoint.id)
 
 
-def _schedule(delivery_id: int, delay: dt.timedelta) -> None:
-    if has_app_context():
-        current_app.extensions["opsadmin_jobs"].deliver_webhook(delivery_id, delay=delay)
+def _schedule(delivery_id: int, when: dt.datetime | None = None) -> None:
+    """Queue an attempt (``when``: not before then); in-process a later one waits for the sweep."""
+    if not has_app_context():
+        return  # no app, no queue: the sweep finds it
+    if when is None:
+        enqueue(WEBHOOKS, deliver_webhook, delivery_id)
+    else:
+        enqueue_at(when, WEBHOOKS, deliver_webhook, delivery_id)
 
 
 def deliveries_committed(delivery_ids: list[int]) -> None:
-    """After a commit that owes webhooks: queue them (embedded: send them now, and what is due)."""
+    """After a commit that owes webhooks: queue them (in-process: send them now, and what is due)."""
     if not has_app_context():
         return  # no app, no queue: the sweep finds them
-    jobs = current_app.extensions["opsadmin_jobs"]
     for delivery_id in delivery_ids:
-        jobs.deliver_webhook(delivery_id)
-    if jobs.inline:
-        jobs.sweep_webhooks()
+        _schedule(delivery_id)
+    if is_inline():
+        enqueue(DEFAULT, sweep_webhooks)
 
 
 def sweep(session: Session) -> list[int]:
@@ -418,5 +424,22 @@ def sweep(session: Session) -> list[int]:
     )
     session.commit()
     for delivery_id in due:
-        _schedule(delivery_id, dt.timedelta(0))
+        _schedule(delivery_id)
     return due
+
+
+# -- the jobs ------------------------------------------------------------------------------------
+# Each opens a session of its own: in-process (no REDIS_URL) they run right after the commit of
+# the request's session, inside it.
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    """Job: one attempt of one delivery."""
+    with Session(db.engine) as session:
+        return deliver(session, delivery_id)
+
+
+def sweep_webhooks() -> list[int]:
+    """Job (every minute): queue what is due, and deliveries whose job died."""
+    with Session(db.engine) as session:
+        return sweep(session)
