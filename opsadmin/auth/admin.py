@@ -31,6 +31,7 @@ from wtforms import fields, validators
 
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labels import LabelledViewMixin, choices, labels
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")
@@ -166,7 +167,7 @@ class ScopedAjaxModelLoader(QueryAjaxModelLoader):
             return self.view.scoped_get(self.get_query(), self.model, pk)
 
 
-class SecureModelView(SecureMixin, ModelView):
+class SecureModelView(LabelledViewMixin, SecureMixin, ModelView):
     """A model's list/create/edit/details/export pages with roles and regional scoping."""
 
     # Writes need one of these roles; regional leads only read.
@@ -372,13 +373,6 @@ class UserView(SecureModelView):
             validators=[validators.Optional()],
         )
     }
-    form_choices = {
-        "role": [
-            ("admin", "admin"),
-            ("ops_manager", "ops_manager"),
-            ("regional_lead", "regional_lead"),
-        ]
-    }
 
     def create_model(self, form: Any):
         from opsadmin.auth.service import create_user
@@ -450,7 +444,7 @@ class ApiKeyForm(ConsoleSecureForm):
     )
     scopes = fields.SelectMultipleField(
         "Scopes",
-        choices=[("read", "read"), ("write", "write"), ("admin", "admin")],
+        choices=choices(("read", "write", "admin")),
         validators=[validators.InputRequired()],
     )
 
@@ -476,6 +470,7 @@ class ApiKeyView(SecureModelView):
     )
     column_exclude_list = ("digest",)
     column_searchable_list = ("name", "prefix")
+    column_formatters = {"scopes": lambda view, context, model, name: labels(model.scopes)}
 
     def scaffold_form(self):
         return ApiKeyForm

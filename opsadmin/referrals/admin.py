@@ -28,6 +28,7 @@ from opsadmin.bookings.availability import availability
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labels import choices, label
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, zone
 from opsadmin.referrals import service
@@ -49,10 +50,6 @@ ACTION_LABELS = {
     "received": "Back to received",
     "withdrawn": "Withdraw",
 }
-
-
-def label(status: str) -> str:
-    return status.replace("_", " ")
 
 
 class StalledFilter(BaseSQLAFilter):
@@ -90,7 +87,7 @@ class AtLocationFilter(BaseSQLAFilter):
 
 class ChoiceFilter(BaseSQLAFilter):
     def __init__(self, column: Any, name: str, values: tuple[str, ...]) -> None:
-        super().__init__(column, name, options=[(v, label(v)) for v in values])
+        super().__init__(column, name, options=choices(values))
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         return query.filter(self.column == value)
@@ -160,7 +157,6 @@ class ReferralView(SecureModelView):
         "referring_provider_npi": "NPI",
         "referring_provider_practice": "Practice",
     }
-    column_formatters = {"status": lambda v, c, m, n: label(m.status)}
 
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         return query.filter(service.in_regions(region_ids))
@@ -216,7 +212,7 @@ class ReferralView(SecureModelView):
             flash(refusal(error), "error")
         else:
             db.session.commit()
-            flash(f"Referral #{referral.id} is now {label(to)}.", "success")
+            flash(f"Referral #{referral.id} is now {label(to).lower()}.", "success")
         return redirect(self.get_url(".details_view", id=referral.id))
 
 

@@ -24,11 +24,10 @@ from opsadmin.locations.admin import (
 )
 from opsadmin.locations.models import Location, OpeningHours
 from opsadmin.rooms import service
-from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
+from opsadmin.rooms.models import Room, RoomClosure
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
 WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
-KIND_CHOICES = [(kind, kind) for kind in ROOM_KINDS]
 
 
 class LocationView(MasterDataView):
@@ -62,7 +61,6 @@ class LocationView(MasterDataView):
             Room,
             {
                 "form_columns": ("id", "name", "kind", "capacity", "active"),
-                "form_choices": {"kind": KIND_CHOICES},
             },
         ),
     )
@@ -88,7 +86,6 @@ class RoomView(MasterDataView):
     column_default_sort = "name"
     column_labels = {"location.code": "Location code", "location.name": "Location"}
     form_columns = ("location", "name", "kind", "capacity", "active")
-    form_choices = {"kind": KIND_CHOICES}
     form_args = {"location": {"query_factory": scoped_locations}}
 
     def validate_model(self, model: Room) -> None:

@@ -14,32 +14,23 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from opsadmin.extensions import db
+from opsadmin.labels import badge, choices
 from opsadmin.locations import service as location_service
 from opsadmin.locations.admin import MasterDataView, region_of_location, scoped_locations
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import US_STATES
 from opsadmin.staff import service
 from opsadmin.staff.models import (
-    APPOINTMENT_KINDS,
     CREDENTIAL_KINDS,
-    STAFF_ROLES,
     Credential,
     CredentialRule,
     StaffMember,
 )
 
 STAFF = "Staff"
-BADGE_CLASSES = {
-    "valid": "badge-success",
-    "expiring": "badge-warning",
-    "expired": "badge-danger",
-    "unverified": "badge-secondary",
-}
-KIND_CHOICES = [(kind, kind.replace("_", " ")) for kind in CREDENTIAL_KINDS]
-ROLE_CHOICES = [(role, role.replace("_", " ")) for role in STAFF_ROLES]
 
 
 def warning_days() -> int:
@@ -48,9 +39,7 @@ def warning_days() -> int:
 
 def status_badge(view: Any, context: Any, model: Credential, name: str) -> Markup:
     """The credential's status today as a Bootstrap badge (only our own static markup)."""
-    status = service.credential_status(model, dt.date.today(), warning_days())
-    css = BADGE_CLASSES.get(status, "badge-secondary")
-    return Markup('<span class="badge {}">{}</span>').format(css, escape(status))
+    return badge(service.credential_status(model, dt.date.today(), warning_days()))
 
 
 def status_condition(status: str, on: dt.date, days: int) -> sa.ColumnElement[bool]:
@@ -68,7 +57,7 @@ def status_condition(status: str, on: dt.date, days: int) -> sa.ColumnElement[bo
 
 class CredentialStatusFilter(BaseSQLAFilter):
     def __init__(self) -> None:
-        options = [(status, status) for status in service.CREDENTIAL_STATUSES]
+        options = choices(service.CREDENTIAL_STATUSES)
         super().__init__(Credential.expires_on, "Status", options=options)
 
     def validate(self, value: str) -> bool:
@@ -131,14 +120,13 @@ class StaffView(MasterDataView):
     column_default_sort = "name"
     column_labels = {"locations.code": "Location code", "email": "E-mail"}
     form_columns = ("name", "email", "role", "locations", "active", "credentials")
-    form_choices = {"role": ROLE_CHOICES}
     form_args = {"locations": {"query_factory": scoped_locations}}
     inline_models = (
         (
             Credential,
             {
                 "form_columns": ("id", *CREDENTIAL_FORM_COLUMNS),
-                "form_choices": {"kind": KIND_CHOICES, "state": STATE_CHOICES},
+                "form_choices": {"state": STATE_CHOICES},
             },
         ),
     )
@@ -174,7 +162,7 @@ class CredentialView(MasterDataView):
     column_list = ("staff", "kind", "state", "number", "expires_on", "status", "verified_on")
     column_searchable_list = ("number", "staff.name", "staff.email")
     column_filters = (
-        FilterEqual(Credential.kind, "Kind", options=KIND_CHOICES),
+        FilterEqual(Credential.kind, "Kind", options=choices(CREDENTIAL_KINDS)),
         FilterEqual(Credential.state, "State", options=STATE_CHOICES[1:]),
         CredentialStatusFilter(),
         ExpiringWithinFilter(),
@@ -185,7 +173,7 @@ class CredentialView(MasterDataView):
     column_formatters_detail = {"status": status_badge}
     column_labels = {"staff.name": "Staff", "staff.email": "Staff e-mail"}
     form_columns = ("staff", *CREDENTIAL_FORM_COLUMNS)
-    form_choices = {"kind": KIND_CHOICES, "state": STATE_CHOICES}
+    form_choices = {"state": STATE_CHOICES}
     form_args = {"staff": {"query_factory": scoped_staff}}
 
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
@@ -207,11 +195,6 @@ class CredentialRuleView(MasterDataView):
     column_filters = ("role", "appointment_kind", "credential_kind")
     column_default_sort = "role"
     form_columns = ("role", "appointment_kind", "credential_kind")
-    form_choices = {
-        "role": ROLE_CHOICES,
-        "appointment_kind": [(kind, kind.replace("_", " ")) for kind in APPOINTMENT_KINDS],
-        "credential_kind": KIND_CHOICES,
-    }
 
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         return query  # not regional: every console user may read the rules
