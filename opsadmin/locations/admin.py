@@ -209,12 +209,10 @@ class RegistrationStatusFilter(BaseSQLAFilter):
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         today = dt.date.today()
-        horizon = today + dt.timedelta(days=_warning_days())
-        expires = SiteRegistration.expires_on
         if value == "valid":
-            return query.filter(expires > horizon)
-        window = expires < today if value == "expired" else expires.between(today, horizon)
-        return query.filter(window, ~service.registration_renewed())
+            horizon = today + dt.timedelta(days=_warning_days())
+            return query.filter(SiteRegistration.expires_on > horizon)
+        return query.filter(service.registration_due(today, _warning_days(), value))
 
     def operation(self) -> str:
         return "is"

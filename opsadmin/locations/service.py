@@ -529,3 +529,19 @@ def registration_renewed() -> sa.ColumnElement[bool]:
         )
         .exists()
     )
+
+
+def registration_due(
+    as_of: dt.date, warning_days: int, status: str | None = None
+) -> sa.ColumnElement[bool]:
+    """SQL on :class:`SiteRegistration`: not renewed, and expired (``status="expired"``) or
+    expiring within ``warning_days`` (``"expiring"``); either when ``status`` is None. The digest,
+    the dashboard and the registrations list's status filter count with this one condition."""
+    expires = SiteRegistration.expires_on
+    horizon = as_of + dt.timedelta(days=warning_days)
+    window = {
+        None: expires <= horizon,
+        "expired": expires < as_of,
+        "expiring": expires.between(as_of, horizon),
+    }[status]
+    return sa.and_(window, ~registration_renewed())

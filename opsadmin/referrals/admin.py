@@ -66,6 +66,23 @@ class StalledFilter(BaseSQLAFilter):
         return "is"
 
 
+class FunnelStageFilter(BaseSQLAFilter):
+    """Received in the funnel's window (OPSADMIN_FUNNEL_DAYS) and reached the stage: the rows
+    behind the dashboard's and the digest's funnel figures."""
+
+    def __init__(self) -> None:
+        super().__init__(Referral.status, "Funnel stage", options=choices(service.FUNNEL))
+
+    def validate(self, value: str) -> bool:
+        return value in service.FUNNEL
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        return query.filter(service.in_funnel_stage(value, dt.date.today()))
+
+    def operation(self) -> str:
+        return "reached"
+
+
 class AtLocationFilter(BaseSQLAFilter):
     """Consulted or treated at a location (by code)."""
 
@@ -148,6 +165,7 @@ class ReferralView(SecureModelView):
         ChoiceFilter(Referral.indication, "Indication", INDICATIONS),
         AtLocationFilter(),
         StalledFilter(),
+        FunnelStageFilter(),
         "received_on",
         "follow_up_due_on",
     )

@@ -12,32 +12,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
 from opsadmin.config import DEFAULTS
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
-from opsadmin.locations.service import registration_renewed
-from opsadmin.referrals.models import Referral, ReferralEvent
+from opsadmin.locations.service import registration_due, registration_renewed
+from opsadmin.referrals import service as referral_service
+from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
 from opsadmin.staff.models import Credential, StaffMember, staff_location
+from opsadmin.staff.service import credential_renewed, renewal_due
 
-# Stage → the statuses that prove a referral reached it (its own and every later one).
-FUNNEL = {
-    "received": None,
-    "consulted": (
-        "consulted",
-        "approved",
-        "declined",
-        "treatment_scheduled",
-        "in_treatment",
-        "completed",
-    ),
-    "approved": ("approved", "treatment_scheduled", "in_treatment", "completed"),
-    "started": ("in_treatment", "completed"),
-    "completed": ("completed",),
-}
+# Stage → the statuses that prove a referral reached it (defined with the referral rules).
+FUNNEL = referral_service.FUNNEL
 STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
 # Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
 CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
@@ -103,20 +92,11 @@ def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[st
 
 
 def _reached(stage: str) -> sa.ColumnElement[int]:
-    statuses = FUNNEL[stage]
-    if statuses is None:
-        return sa.literal(1)
-    event = (
-        sa.select(ReferralEvent.id)
-        .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.to_status.in_(statuses))
-        .exists()
-    )
-    return sa.case((sa.or_(Referral.status.in_(statuses), event), 1), else_=0)
+    return sa.case((referral_service.funnel_reached(stage), 1), else_=0)
 
 
 def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Referrals received in the last N days per consult location, and how far they got."""
-    since = as_of - dt.timedelta(days=setting("OPSADMIN_FUNNEL_DAYS"))
     counts = {
         row[0]: row[1:]
         for row in session.execute(
@@ -124,8 +104,7 @@ def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, A
             .join(Location, Location.id == Referral.consult_location_id)
             .where(
                 Location.region_id == region_id,
-                Referral.received_on >= since,
-                Referral.received_on < as_of,
+                referral_service.funnel_window(as_of, setting("OPSADMIN_FUNNEL_DAYS")),
             )
             .group_by(Referral.consult_location_id)
         )
@@ -150,10 +129,8 @@ def _status(expires_on: dt.date, as_of: dt.date) -> str:
     return "expired" if expires_on < as_of else "expiring"
 
 
-def _expiring(column: Any, as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
-    if on_dates is not None:
-        return column.in_(on_dates)
-    return column <= as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+def _warning_days() -> int:
+    return setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")
 
 
 def staff_credentials(
@@ -162,23 +139,20 @@ def staff_credentials(
     """Credentials of the region's active staff expiring within the window or expired (the latest
     of each kind and state only: a renewed license is not flagged); ``on_dates`` narrows the
     expiry to those dates (the daily job)."""
-    newer = aliased(Credential)
     in_region = (
         sa.select(staff_location.c.staff_id)
         .join(Location, Location.id == staff_location.c.location_id)
         .where(staff_location.c.staff_id == Credential.staff_id, Location.region_id == region_id)
         .exists()
     )
-    renewed = (
-        sa.select(newer.id)
-        .where(
-            newer.staff_id == Credential.staff_id,
-            newer.kind == Credential.kind,
-            sa.func.coalesce(newer.state, "") == sa.func.coalesce(Credential.state, ""),
-            newer.expires_on > Credential.expires_on,
+    if on_dates is None:
+        due = renewal_due(as_of, _warning_days())
+    else:
+        due = sa.and_(
+            Credential.expires_on.in_(on_dates),
+            StaffMember.active.is_(True),
+            ~credential_renewed(),
         )
-        .exists()
-    )
     rows = session.execute(
         sa.select(
             Credential.id,
@@ -188,12 +162,7 @@ def staff_credentials(
             Credential.expires_on,
         )
         .join(StaffMember, StaffMember.id == Credential.staff_id)
-        .where(
-            StaffMember.active.is_(True),
-            _expiring(Credential.expires_on, as_of, on_dates),
-            in_region,
-            ~renewed,
-        )
+        .where(due, in_region)
         .order_by(Credential.expires_on, Credential.id)
     ).all()
     return [
@@ -209,6 +178,12 @@ def staff_credentials(
     ]
 
 
+def _registration_due(as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
+    if on_dates is None:
+        return registration_due(as_of, _warning_days())
+    return sa.and_(SiteRegistration.expires_on.in_(on_dates), ~registration_renewed())
+
+
 def site_registrations(
     session: Session, region_id: int, as_of: dt.date, on_dates: list[dt.date] | None = None
 ) -> list[dict[str, Any]]:
@@ -222,11 +197,7 @@ def site_registrations(
             SiteRegistration.expires_on,
         )
         .join(Location, Location.id == SiteRegistration.location_id)
-        .where(
-            Location.region_id == region_id,
-            _expiring(SiteRegistration.expires_on, as_of, on_dates),
-            ~registration_renewed(),
-        )
+        .where(Location.region_id == region_id, _registration_due(as_of, on_dates))
         .order_by(SiteRegistration.expires_on, Location.code)
     ).all()
     return [

@@ -29,6 +29,7 @@ from opsadmin.staff.models import (
     CredentialRule,
     StaffMember,
 )
+from opsadmin.staff.service import RENEWAL_STATUSES
 
 STAFF = "Staff"
 
@@ -65,6 +66,23 @@ class CredentialStatusFilter(BaseSQLAFilter):
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         return query.filter(status_condition(value, dt.date.today(), warning_days()))
+
+    def operation(self) -> str:
+        return "is"
+
+
+class RenewalDueFilter(BaseSQLAFilter):
+    """Expired or expiring and not yet renewed, for an active staff member: what the dashboard
+    and the follow-up digest count (:func:`opsadmin.staff.service.renewal_due`)."""
+
+    def __init__(self) -> None:
+        super().__init__(Credential.expires_on, "Renewal due", options=choices(RENEWAL_STATUSES))
+
+    def validate(self, value: str) -> bool:
+        return value in RENEWAL_STATUSES
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        return query.filter(service.renewal_due(dt.date.today(), warning_days(), value))
 
     def operation(self) -> str:
         return "is"
@@ -165,6 +183,7 @@ class CredentialView(MasterDataView):
         FilterEqual(Credential.kind, "Kind", options=choices(CREDENTIAL_KINDS)),
         FilterEqual(Credential.state, "State", options=STATE_CHOICES[1:]),
         CredentialStatusFilter(),
+        RenewalDueFilter(),
         ExpiringWithinFilter(),
     )
     column_default_sort = "expires_on"

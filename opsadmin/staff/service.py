@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations.models import Location
@@ -262,3 +262,42 @@ def validate_credential_rule(session: Session, rule: CredentialRule) -> None:
     with session.no_autoflush:
         if session.scalar(query.limit(1)) is not None:
             raise duplicate("credential_kind", f"The rule “{rule}” already exists.")
+
+
+# -- renewals: the credentials someone has to act on ------------------------------------------------
+RENEWAL_STATUSES = ("expiring", "expired")
+
+
+def credential_renewed() -> sa.ColumnElement[bool]:
+    """True for a credential superseded by a later one of the same kind and state (its expiry is
+    no longer news)."""
+    newer = aliased(Credential)
+    return (
+        sa.select(newer.id)
+        .where(
+            newer.staff_id == Credential.staff_id,
+            newer.kind == Credential.kind,
+            sa.func.coalesce(newer.state, "") == sa.func.coalesce(Credential.state, ""),
+            newer.expires_on > Credential.expires_on,
+        )
+        .exists()
+    )
+
+
+def renewal_due(
+    as_of: dt.date, warning_days: int, status: str | None = None
+) -> sa.ColumnElement[bool]:
+    """SQL on :class:`Credential`: an active staff member's credential, not renewed, that has
+    expired (``status="expired"``) or expires within ``warning_days`` (``"expiring"``); either when
+    ``status`` is None. The follow-up digest, the dashboard and the credentials list's "Renewal
+    due" filter all count with this one condition."""
+    expires = Credential.expires_on
+    horizon = as_of + dt.timedelta(days=warning_days)
+    window = {
+        None: expires <= horizon,
+        "expired": expires < as_of,
+        "expiring": expires.between(as_of, horizon),
+    }[status]
+    return sa.and_(
+        window, Credential.staff.has(StaffMember.active.is_(True)), ~credential_renewed()
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from opsadmin.admin.dashboard import filter_link
+from opsadmin.admin.figures import filter_link
 from opsadmin.extensions import db
 from opsadmin.reports.models import ReportRun
 from opsadmin.rooms.models import RoomClosure
