@@ -398,6 +398,7 @@ class UserView(SecureModelView):
 
     def update_model(self, form: Any, model: Any) -> bool:
         from opsadmin.auth import sessions
+        from opsadmin.auth.service import valid_email
 
         if model.id == current_user.id and (not form.active.data or form.role.data != "admin"):
             flash("You cannot disable yourself or drop your own administrator role.", "error")
@@ -407,7 +408,7 @@ class UserView(SecureModelView):
         del form.password  # never copied onto the model as-is
         try:
             form.populate_obj(model)
-            model.email = model.email.strip().lower()
+            model.email = valid_email(model.email)
             if password:
                 sessions.change_password(db.session, model, password)
             if was_active and not model.active:
@@ -420,7 +421,10 @@ class UserView(SecureModelView):
         return True
 
     @action(
-        "reset_totp", "Reset two-factor", "They will enrol a new authenticator at next sign-in."
+        "reset_totp",
+        "Reset two-factor",
+        "Reset two-factor for the selected users? Their sessions end and they enrol a new "
+        "authenticator at next sign-in.",
     )
     def action_reset_totp(self, ids: list[Any]) -> None:
         from opsadmin.auth import sessions

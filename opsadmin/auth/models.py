@@ -31,6 +31,9 @@ class User(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # Set by an administrator's two-factor reset: the next sign-in enrols a new authenticator
+    # whatever OPSADMIN_REQUIRE_TOTP says (a reset never drops the second factor).
+    totp_enrol_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The last TOTP time step accepted: a code is single-use.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
