@@ -11,15 +11,24 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, flash
 from flask_admin import BaseView
+from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_login import current_user
 from markupsafe import Markup
 
+from opsadmin.audit.service import acting_as
+from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.labels import badge, choices
 from opsadmin.locations import service as location_service
-from opsadmin.locations.admin import MasterDataView, region_of_location, scoped_locations
+from opsadmin.locations.admin import (
+    MasterDataView,
+    console_actor,
+    region_of_location,
+    scoped_locations,
+)
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import US_STATES
 from opsadmin.staff import service
@@ -162,6 +171,18 @@ class StaffView(MasterDataView):
     def check_delete(self, model: StaffMember) -> None:
         location_service.refuse_delete_with_history(db.session, model, "staff member")
 
+    @action(
+        "deactivate",
+        "Deactivate",
+        "Deactivate the selected staff members? They are no longer offered for bookings.",
+    )
+    def action_deactivate(self, ids: list[Any]) -> None:
+        rows = [row.id for row in self.rows_for_action(ids)]
+        with acting_as(console_actor()):
+            changed = service.deactivate_staff(db.session, rows)
+            db.session.commit()
+        flash(f"Deactivated {len(changed)} staff member(s).", "success")
+
     def regions_of(self, model: StaffMember) -> set[int | None]:
         return _staff_regions(model)
 
@@ -201,6 +222,25 @@ class CredentialView(MasterDataView):
     def validate_model(self, model: Credential) -> None:
         model.state = model.state or None
         service.validate_credential(db.session, model)
+
+    @action(
+        "mark_verified",
+        "Mark verified",
+        "Record the selected credentials as verified today, by you?",
+    )
+    def action_mark_verified(self, ids: list[Any]) -> None:
+        rows = [row.id for row in self.rows_for_action(ids)]
+        try:
+            with acting_as(console_actor()):
+                changed = service.mark_verified(
+                    db.session, rows, current_user.email, dt.date.today()
+                )
+                db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return
+        flash(f"Marked {len(changed)} credential(s) verified.", "success")
 
     def regions_of(self, model: Credential) -> set[int | None]:
         return _staff_regions(model.staff)
