@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask_admin.contrib.sqla.form import AdminModelConverter
-from flask_admin.model.form import converts
-from jinja2 import pass_context
 from markupsafe import Markup
 
 LABELS: dict[str, str] = {
@@ -111,6 +108,18 @@ BADGES: dict[str, str] = {
 }
 
 
+# Words that column names spell in lower case but people write in capitals.
+ACRONYMS = {"Id": "ID", "Ip": "IP", "Npi": "NPI", "Dea": "DEA", "Csr": "CSR", "Api": "API"}
+ACRONYMS |= {"Totp": "TOTP", "Url": "URL", "Csv": "CSV", "Html": "HTML", "Utc": "UTC"}
+
+
+def heading(name: str) -> str:
+    """A column or field name as a heading, flask-admin's title case with the acronyms in
+    capitals: ``entity_id`` → ``Entity ID``, ``ip`` → ``IP``."""
+    words = name.replace(".", " ").replace("_", " ").split()
+    return " ".join(ACRONYMS.get(word.capitalize(), word.capitalize()) for word in words)
+
+
 def label(value: Any) -> str:
     """The words for a stored value (``registered_nurse`` → ``Registered nurse``)."""
     if value is None:
@@ -140,61 +149,3 @@ def badge(status: Any) -> Markup:
     return Markup('<span class="badge badge-{} status-badge" data-status="{}">{}</span>').format(
         colour, status, label(status)
     )
-
-
-# -- the console's model views use the table through these ----------------------------------------
-def enum_values(model: Any, name: str) -> tuple[str, ...] | None:
-    """The stored values of ``model``'s enum column ``name`` (None: not an enum column)."""
-    import sqlalchemy as sa
-
-    column = sa.inspect(model).columns.get(name) if "." not in name else None
-    if column is not None and isinstance(column.type, sa.Enum):
-        return tuple(column.type.enums)
-    return None
-
-
-class LabelledModelConverter(AdminModelConverter):
-    """Form selects of enum columns offer the words, and keep submitting the stored value."""
-
-    @converts("sqlalchemy.sql.sqltypes.Enum")
-    def convert_enum(self, column: Any, field_args: dict[str, Any], **extra: Any) -> Any:
-        field = super().convert_enum(column, field_args, **extra)
-        field.kwargs["choices"] = choices(column.type.enums)
-        return field
-
-
-class LabelledViewMixin:
-    """Enum columns in words in lists and details (``status`` as a badge), and in filters' options.
-
-    A view's own ``column_formatters`` still win. Exports keep the stored values (they are data).
-    """
-
-    badge_columns: tuple[str, ...] = ("status",)
-    model_form_converter = LabelledModelConverter
-
-    def _enum_display(self, model: Any, name: str) -> Any:
-        value = getattr(model, name, None)
-        return badge(value) if name in self.badge_columns else label(value)
-
-    def _labelled(self, name: str, formatters: dict[str, Any] | None) -> bool:
-        return name not in (formatters or {}) and enum_values(self.model, name) is not None
-
-    @pass_context
-    def get_list_value(self, context: Any, model: Any, name: str) -> Any:
-        if self._labelled(name, self.column_formatters):
-            return self._enum_display(model, name)
-        return super().get_list_value(context, model, name)
-
-    @pass_context
-    def get_detail_value(self, context: Any, model: Any, name: str) -> Any:
-        if self._labelled(name, self.column_formatters_detail):
-            return self._enum_display(model, name)
-        return super().get_detail_value(context, model, name)
-
-    def scaffold_filters(self, name: Any) -> Any:
-        found = super().scaffold_filters(name)
-        values = enum_values(self.model, name) if isinstance(name, str) else None
-        for flt in found or []:
-            if values is not None and isinstance(getattr(flt, "options", None), list | tuple):
-                flt.options = choices(values)
-        return found

@@ -31,7 +31,8 @@ from wtforms import fields, validators
 
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
-from opsadmin.labels import LabelledViewMixin, choices, labels
+from opsadmin.labelled_views import LabelledViewMixin
+from opsadmin.labels import choices, labels
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")

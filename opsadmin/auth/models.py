@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column, utcnow
+from opsadmin.labels import label
 from opsadmin.locations.models import Region
 
 USER_ROLES = ("admin", "ops_manager", "regional_lead")
@@ -58,7 +59,7 @@ class User(TimestampMixin, Base):
         return str(self.id)
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.role})"
+        return f"{self.email} ({label(self.role)})"
 
 
 class ConsoleSession(Base):

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash
+from flask import current_app, flash, url_for
 from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
@@ -21,7 +21,7 @@ from markupsafe import Markup
 from opsadmin.audit.service import acting_as
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
-from opsadmin.labels import badge, choices
+from opsadmin.labels import badge, choices, label
 from opsadmin.locations import service as location_service
 from opsadmin.locations.admin import (
     MasterDataView,
@@ -140,8 +140,46 @@ CREDENTIAL_FORM_COLUMNS = (
 STATE_CHOICES = [("", "—")] + [(code, code) for code in sorted(US_STATES)]
 
 
+def staff_sites(view: Any, context: Any, model: StaffMember, name: str) -> Markup:
+    """The sites a staff member works at, each linked to its page."""
+    links = [
+        Markup('<a href="{}">{} · {}</a>').format(
+            url_for("admin_locations.details_view", id=site.id), site.code, site.name
+        )
+        for site in sorted(model.locations, key=lambda site: site.code)
+    ]
+    return Markup(", ").join(links) if links else Markup("none")
+
+
+def staff_credentials(view: Any, context: Any, model: StaffMember, name: str) -> Markup:
+    """The staff member's credentials, latest expiry first, with their status today."""
+    today, days = dt.date.today(), warning_days()
+    rows = [
+        Markup(
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>'
+        ).format(
+            url_for("admin_credentials.details_view", id=c.id),
+            label(c.kind),
+            c.state or "—",
+            c.number,
+            c.expires_on.isoformat(),
+            badge(service.credential_status(c, today, days)),
+        )
+        for c in sorted(model.credentials, key=lambda c: c.expires_on, reverse=True)
+    ]
+    if not rows:
+        return Markup("none")
+    return Markup(
+        '<table class="table table-sm mb-0" id="staff-credentials"><thead><tr><th>Credential</th>'
+        "<th>State</th><th>Number</th><th>Expires</th><th>Status</th></tr></thead>"
+        "<tbody>{}</tbody></table>"
+    ).format(Markup("").join(rows))
+
+
 class StaffView(MasterDataView):
     column_list = ("name", "email", "role", "locations", "active")
+    column_details_list = ("name", "email", "role", "active", "locations", "credentials")
+    column_formatters_detail = {"locations": staff_sites, "credentials": staff_credentials}
     column_searchable_list = ("name", "email")
     column_filters = ("role", "active", "locations.code")
     column_default_sort = "name"
