@@ -22,12 +22,10 @@ from opsadmin.locations.admin import (
     scoped_locations,
     scoped_regions,
 )
-from opsadmin.locations.models import Location, OpeningHours
+from opsadmin.locations.hours_grid import WeeklyHoursField
+from opsadmin.locations.models import Location
 from opsadmin.rooms import service
 from opsadmin.rooms.models import Room, RoomClosure
-
-WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
-WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
 
 
 class LocationView(MasterDataView):
@@ -48,15 +46,14 @@ class LocationView(MasterDataView):
         "timezone": {"description": "IANA name, e.g. America/Indiana/Indianapolis"},
         "state": {"description": "US state code, e.g. IN"},
     }
+    # Opening hours as a weekly grid (the service checks them); rooms edited inline.
+    form_extra_fields = {
+        "opening_hours": WeeklyHoursField(
+            "Opening hours",
+            description="Local times. A day with no interval is closed; a break is two intervals.",
+        )
+    }
     inline_models = (
-        (
-            OpeningHours,
-            {
-                "form_columns": ("id", "weekday", "opens", "closes"),
-                "form_choices": {"weekday": WEEKDAYS},
-                "form_args": {"weekday": {"coerce": int}},
-            },
-        ),
         (
             Room,
             {
