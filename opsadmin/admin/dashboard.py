@@ -17,7 +17,7 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 
 from opsadmin.admin.figures import Figure, ShownFigure, link, show
-from opsadmin.auth.admin import SecureIndexView, user_region_ids
+from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.referrals.service import FUNNEL
 from opsadmin.reports import utilisation

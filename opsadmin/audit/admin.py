@@ -10,7 +10,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from markupsafe import Markup
 
 from opsadmin.audit.models import AuditEvent
-from opsadmin.auth.admin import SecureModelView
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 from opsadmin.labels import LABELS, heading, label
 

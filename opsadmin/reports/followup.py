@@ -11,31 +11,28 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
-from opsadmin.locations.service import registration_due, registration_renewed
+from opsadmin.locations.service import (
+    registration_due,
+    registration_renewed,
+    registration_status_sql,
+)
 from opsadmin.referrals import service as referral_service
 from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
 from opsadmin.staff.models import Credential, StaffMember, staff_location
-from opsadmin.staff.service import credential_renewed, renewal_due
+from opsadmin.staff.service import credential_renewed, credential_status_sql, renewal_due
 
 # Stage → the statuses that prove a referral reached it (defined with the referral rules).
 FUNNEL = referral_service.FUNNEL
 STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
 # Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
 CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
-
-
-def setting(name: str) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, DEFAULTS[name]))
-    return int(DEFAULTS[name])
 
 
 def midnight(day: dt.date) -> dt.datetime:
@@ -65,7 +62,7 @@ def stalled(session: Session, region_id: int, as_of: dt.date) -> dict[str, list[
 
 def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Follow-ups due within the window or overdue that have not happened yet."""
-    window = as_of + dt.timedelta(days=setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS"))
+    window = as_of + dt.timedelta(days=int(setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS")))
     done = (
         sa.select(Appointment.id)
         .where(
@@ -104,7 +101,7 @@ def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, A
             .join(Location, Location.id == Referral.consult_location_id)
             .where(
                 Location.region_id == region_id,
-                referral_service.funnel_window(as_of, setting("OPSADMIN_FUNNEL_DAYS")),
+                referral_service.funnel_window(as_of, int(setting("OPSADMIN_FUNNEL_DAYS"))),
             )
             .group_by(Referral.consult_location_id)
         )
@@ -125,12 +122,8 @@ def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, A
     return rows
 
 
-def _status(expires_on: dt.date, as_of: dt.date) -> str:
-    return "expired" if expires_on < as_of else "expiring"
-
-
-def _warning_days() -> int:
-    return setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")
+def warning_days() -> int:
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 def staff_credentials(
@@ -146,7 +139,7 @@ def staff_credentials(
         .exists()
     )
     if on_dates is None:
-        due = renewal_due(as_of, _warning_days())
+        due = renewal_due(as_of, warning_days())
     else:
         due = sa.and_(
             Credential.expires_on.in_(on_dates),
@@ -160,6 +153,7 @@ def staff_credentials(
             Credential.kind,
             Credential.state,
             Credential.expires_on,
+            credential_status_sql(as_of, warning_days()),
         )
         .join(StaffMember, StaffMember.id == Credential.staff_id)
         .where(due, in_region)
@@ -172,15 +166,15 @@ def staff_credentials(
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
-            "status": _status(expires, as_of),
+            "status": status,
         }
-        for cid, staff_id, kind, state, expires in rows
+        for cid, staff_id, kind, state, expires, status in rows
     ]
 
 
 def _registration_due(as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
     if on_dates is None:
-        return registration_due(as_of, _warning_days())
+        return registration_due(as_of, warning_days())
     return sa.and_(SiteRegistration.expires_on.in_(on_dates), ~registration_renewed())
 
 
@@ -195,6 +189,7 @@ def site_registrations(
             SiteRegistration.kind,
             SiteRegistration.state,
             SiteRegistration.expires_on,
+            registration_status_sql(as_of, warning_days()),
         )
         .join(Location, Location.id == SiteRegistration.location_id)
         .where(Location.region_id == region_id, _registration_due(as_of, on_dates))
@@ -207,9 +202,9 @@ def site_registrations(
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
-            "status": _status(expires, as_of),
+            "status": status,
         }
-        for rid, code, kind, state, expires in rows
+        for rid, code, kind, state, expires, status in rows
     ]
 
 
@@ -238,7 +233,7 @@ def followup_for_region(
 def credential_changes(session: Session, region: Region, on: dt.date) -> dict[str, Any]:
     """For the daily job: credentials entering the warning window on ``on`` (they expire in
     exactly the window's days) and those that expired on ``on`` (good through the day before)."""
-    entering = on + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    entering = on + dt.timedelta(days=int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")))
     expired = on - dt.timedelta(days=1)
     dates = [entering, expired]
 

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, url_for
+from flask import flash, url_for
 from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
@@ -19,18 +19,13 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from opsadmin.audit.service import acting_as
+from opsadmin.config import setting
+from opsadmin.console import MasterDataView, console_actor
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.labels import badge, choices, label
-from opsadmin.locations import service as location_service
-from opsadmin.locations.admin import (
-    MasterDataView,
-    console_actor,
-    region_of_location,
-    scoped_locations,
-)
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import US_STATES
+from opsadmin.locations.scoping import region_of_location, scoped_locations
 from opsadmin.staff import service
 from opsadmin.staff.models import (
     CREDENTIAL_KINDS,
@@ -39,12 +34,13 @@ from opsadmin.staff.models import (
     StaffMember,
 )
 from opsadmin.staff.service import RENEWAL_STATUSES
+from opsadmin.validation import US_STATES, refuse_delete_with_history
 
 STAFF = "Staff"
 
 
 def warning_days() -> int:
-    return int(current_app.config.get("OPSADMIN_CREDENTIAL_WARNING_DAYS", 60))
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 def status_badge(view: Any, context: Any, model: Credential, name: str) -> Markup:
@@ -53,16 +49,8 @@ def status_badge(view: Any, context: Any, model: Credential, name: str) -> Marku
 
 
 def status_condition(status: str, on: dt.date, days: int) -> sa.ColumnElement[bool]:
-    """SQL for ``credential_status(...) == status`` (keep in step with the service function)."""
-    horizon = on + dt.timedelta(days=days)
-    not_expired = Credential.expires_on >= on
-    verified = Credential.verified_on.is_not(None)
-    return {
-        "expired": Credential.expires_on < on,
-        "unverified": sa.and_(not_expired, Credential.verified_on.is_(None)),
-        "expiring": sa.and_(not_expired, verified, Credential.expires_on <= horizon),
-        "valid": sa.and_(verified, Credential.expires_on > horizon),
-    }[status]
+    """SQL for ``credential_status(...) == status``."""
+    return service.credential_status_sql(on, days) == status
 
 
 class CredentialStatusFilter(BaseSQLAFilter):
@@ -128,15 +116,7 @@ def _staff_regions(staff: StaffMember | None) -> set[int | None]:
     return {region_of_location(location) for location in (staff.locations if staff else [])}
 
 
-CREDENTIAL_FORM_COLUMNS = (
-    "kind",
-    "number",
-    "state",
-    "issued_on",
-    "expires_on",
-    "verified_on",
-    "verified_by",
-)
+CREDENTIAL_FORM_COLUMNS = service.CREDENTIAL_FIELDS
 STATE_CHOICES = [("", "—")] + [(code, code) for code in sorted(US_STATES)]
 
 
@@ -207,7 +187,7 @@ class StaffView(MasterDataView):
             service.validate_credential(db.session, credential)
 
     def check_delete(self, model: StaffMember) -> None:
-        location_service.refuse_delete_with_history(db.session, model, "staff member")
+        refuse_delete_with_history(db.session, model, "staff member")
 
     @action(
         "deactivate",
@@ -227,7 +207,7 @@ class StaffView(MasterDataView):
 
 def scoped_staff() -> Any:
     query = db.select(StaffMember).order_by(StaffMember.name)
-    from opsadmin.auth.admin import user_region_ids
+    from opsadmin.console import user_region_ids
 
     allowed = user_region_ids()
     if allowed is not None:
