@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 from opsadmin.locations.models import Location
 from opsadmin.referrals.models import INDICATIONS, Referral
 from opsadmin.rooms.models import Room
@@ -51,4 +52,4 @@ class Appointment(TimestampMixin, Base):
     referral: Mapped[Referral | None] = relationship()
 
     def __str__(self) -> str:
-        return f"{self.external_id} ({self.kind}, {self.status})"
+        return f"{self.external_id} ({label(self.kind)}, {label(self.status)})"
