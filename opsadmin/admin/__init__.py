@@ -12,6 +12,7 @@ from opsadmin.admin.security import csp_nonce, init_security
 
 # Menu order: master data first, then the flow of work, then reports and administration.
 FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "auth", "audit")
+CONSOLE_PAGES = ("board", "compliance")
 
 
 def init_admin(app: Flask) -> Admin:
@@ -32,6 +33,10 @@ def init_admin(app: Flask) -> Admin:
     for feature in FEATURES:
         module = importlib.import_module(f"opsadmin.{feature}.admin")
         for view in module.admin_views():
+            admin.add_view(view)
+    # Pages that run the operation across features: the day board and staff compliance.
+    for page in CONSOLE_PAGES:
+        for view in importlib.import_module(f"opsadmin.admin.{page}").admin_views():
             admin.add_view(view)
     app.extensions["opsadmin_admin"] = admin
     return admin

@@ -194,3 +194,37 @@ def _credential_gap(
         gap["state"] = state
     gap["reason"] = reason
     return gap
+
+
+def eligibility_grid(
+    session: Session,
+    assignments: Iterable[tuple[StaffMember, Location]],
+    kinds: Iterable[str],
+    days: Iterable[dt.date],
+) -> dict[tuple[int, int, str, dt.date], Eligibility]:
+    """Eligibility of each staff member at a location they are assigned to, for every kind and
+    day, keyed ``(staff_id, location_id, kind, day)``: one query per kind for the rules and one
+    for the credentials, however many staff, locations and days."""
+    pairs = list(assignments)
+    kinds, days = list(kinds), list(days)
+    roles = {staff.role for staff, _ in pairs}
+    rules = {kind: _rules_by_role(session, kind, roles) for kind in kinds}
+    needed: dict[str, tuple[str, ...]] = {
+        f"{kind}:{role}": needs
+        for kind, by_role in rules.items()
+        for role, needs in by_role.items()
+    }
+    credentials = _credentials_by_staff(session, sorted({s.id for s, _ in pairs}), needed)
+    return {
+        (staff.id, location.id, kind, day): _judge(
+            staff,
+            True,
+            location,
+            day,
+            rules[kind].get(staff.role, ()),
+            credentials.get(staff.id, []),
+        )
+        for staff, location in pairs
+        for kind in kinds
+        for day in days
+    }
