@@ -9,13 +9,14 @@ the clinicians with their assignments, the rules per kind, the credentials), and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from opsadmin.locations.models import Location, Region
+from opsadmin.locations.models import Location
 from opsadmin.staff.eligibility import Eligibility, eligibility_grid
 from opsadmin.staff.models import CLINICIAN_ROLES, StaffMember, staff_location
 
@@ -73,15 +74,21 @@ class ComplianceRow:
 def compliance_matrix(
     session: Session,
     today: dt.date,
-    region_ids: set[int] | None = None,
+    locations: Iterable[Location],
     *,
     region: str | None = None,
     location: str | None = None,
 ) -> list[ComplianceRow]:
-    """Rows by location code then clinician name; ``region``/``location`` are codes to filter by,
-    within the regions ``region_ids`` the user may see (None: all)."""
-    locations = _locations(session, region_ids, region, location)
-    pairs = _assignments(session, locations)
+    """Rows by location code then clinician name, over ``locations`` (the ones the user may see,
+    see :func:`visible_locations`) narrowed to the ``region``/``location`` codes when given."""
+    sites = [
+        site
+        for site in locations
+        if site.active
+        and (not region or site.region.code == region)
+        and (not location or site.code == location)
+    ]
+    pairs = _assignments(session, sites)
     days = [today + dt.timedelta(days=n) for n in HORIZONS]
     grid = eligibility_grid(session, pairs, COMPLIANCE_KINDS, days)
     return [
@@ -90,6 +97,14 @@ def compliance_matrix(
         )
         for staff, site in pairs
     ]
+
+
+def visible_locations(session: Session, region_ids: set[int] | None) -> list[Location]:
+    """The locations in the regions ``region_ids`` (None: all), with their region, by code."""
+    query = sa.select(Location).options(joinedload(Location.region)).order_by(Location.code)
+    if region_ids is not None:
+        query = query.where(Location.region_id.in_(region_ids or {-1}))
+    return list(session.scalars(query))
 
 
 def _kind(
@@ -107,21 +122,6 @@ def _kind(
         eligible={n: answer.eligible for n, answer in answers.items()},
         missing={n: answer.missing for n, answer in answers.items()},
     )
-
-
-def _locations(
-    session: Session, region_ids: set[int] | None, region: str | None, code: str | None
-) -> list[Location]:
-    query = sa.select(Location).where(Location.active).order_by(Location.code)
-    if region_ids is not None:
-        query = query.where(Location.region_id.in_(region_ids or {-1}))
-    if region:
-        query = query.where(
-            Location.region_id.in_(sa.select(Region.id).where(Region.code == region))
-        )
-    if code:
-        query = query.where(Location.code == code)
-    return list(session.scalars(query))
 
 
 def _assignments(session: Session, locations: list[Location]) -> list[tuple[StaffMember, Location]]:
