@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+from flask import Flask, Response, send_from_directory
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
@@ -38,5 +40,16 @@ def init_admin(app: Flask) -> Admin:
     for page in CONSOLE_PAGES:
         for view in importlib.import_module(f"opsadmin.admin.{page}").admin_views():
             admin.add_view(view)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.extensions["opsadmin_admin"] = admin
     return admin
+
+
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on pages that name no icon (JSON, error pages)."""
+    return send_from_directory(
+        Path(__file__).resolve().parent.parent / "static" / "console",
+        "favicon.svg",
+        mimetype="image/svg+xml",
+        max_age=86400,
+    )
