@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
+from opsadmin.admin.impact import install_impact_checks
 from opsadmin.admin.security import csp_nonce, init_security
 
 # Menu order: master data first, then the flow of work, then reports and administration.
@@ -40,6 +41,7 @@ def init_admin(app: Flask) -> Admin:
     for page in CONSOLE_PAGES:
         for view in importlib.import_module(f"opsadmin.admin.{page}").admin_views():
             admin.add_view(view)
+    install_impact_checks(admin)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.extensions["opsadmin_admin"] = admin
     return admin
