@@ -173,6 +173,16 @@ def scoped_locations() -> Iterable[Location]:
     return db.session.scalars(query).all()
 
 
+def board_link(code: str, day: dt.date | None = None) -> Markup:
+    """A link to the site's day board (today at the site when no day is given)."""
+    from flask import url_for
+
+    params = {"location": code} | ({"date": day.isoformat()} if day else {})
+    return Markup('<a class="board-link" href="{}">Day board</a>').format(
+        url_for("admin_board.index", **params)
+    )
+
+
 def region_of_location(location: Location | None) -> int | None:
     if location is None:
         return None

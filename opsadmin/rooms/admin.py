@@ -17,6 +17,7 @@ from opsadmin.locations import service as location_service
 from opsadmin.locations.admin import (
     SITES,
     MasterDataView,
+    board_link,
     closure_and_registration_views,
     region_of_location,
     scoped_locations,
@@ -31,9 +32,30 @@ WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
 KIND_CHOICES = [(kind, kind) for kind in ROOM_KINDS]
 
 
+def location_board(view: Any, context: Any, model: Location, name: str) -> Any:
+    return board_link(model.code)
+
+
+def room_board(view: Any, context: Any, model: Room, name: str) -> Any:
+    return board_link(model.location.code)
+
+
 class LocationView(MasterDataView):
     region_column = Location.region_id
-    column_list = ("code", "name", "region", "city", "state", "timezone", "phone", "active")
+    column_list = (
+        "code",
+        "name",
+        "region",
+        "city",
+        "state",
+        "timezone",
+        "phone",
+        "active",
+        "board",
+    )
+    column_details_list = (*location_service.LOCATION_FIELDS, "board")
+    column_formatters = {"board": location_board}
+    column_formatters_detail = {"board": location_board}
     column_searchable_list = ("code", "name", "city")
     column_filters = ("active", "state", "region.code")
     column_default_sort = "code"
@@ -82,7 +104,10 @@ class LocationView(MasterDataView):
 class RoomView(MasterDataView):
     region_column = Location.region_id
     scope_joins = (Room.location,)
-    column_list = ("location", "name", "kind", "capacity", "active")
+    column_list = ("location", "name", "kind", "capacity", "active", "board")
+    column_details_list = ("location", "name", "kind", "capacity", "active", "board")
+    column_formatters = {"board": room_board}
+    column_formatters_detail = {"board": room_board}
     column_searchable_list = ("name", "location.code", "location.name")
     column_filters = ("kind", "active", "capacity", "location.code")
     column_default_sort = "name"

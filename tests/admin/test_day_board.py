@@ -191,3 +191,25 @@ def test_board_page_issues_the_same_few_statements_for_few_or_many_appointments(
     assert page.text.count("data-external-id=") == 61
     few, many = queries(few), queries(many)
     assert len(few) == len(many) <= MAX_STATEMENTS_PER_PAGE, (len(few), len(many))
+
+
+def test_board_is_linked_from_dashboard_location_room_and_appointment_pages(
+    client, auth, session, site
+):
+    location, room, staff = site
+    appointment = book(room, staff, DAY, "09:00")
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    board_today = "/admin/board/?location=GRN"
+    pages = {
+        "/admin/": board_today,
+        "/admin/locations/": board_today,
+        f"/admin/locations/details/?id={location.id}": board_today,
+        "/admin/rooms/": board_today,
+        f"/admin/rooms/details/?id={room.id}": board_today,
+        f"/admin/appointments/details/?id={appointment.id}": f"{board_today}&amp;date={DAY}",
+    }
+    for page, href in pages.items():
+        text = client.get(page).text
+        assert f'href="{href}"' in text, page
+    assert client.get(f"/admin/board/?location=GRN&date={DAY}").status_code == 200
