@@ -7,7 +7,7 @@ the features below bookings (which must not import it) and presents the rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask_admin import Admin
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from opsadmin.bookings import impact
 from opsadmin.bookings.models import Appointment
-from opsadmin.locations.models import LocationClosure
+from opsadmin.locations.models import Location, LocationClosure
 from opsadmin.locations.service import local_date, zone
 from opsadmin.rooms.models import Room, RoomClosure
-from opsadmin.staff.models import Credential
+from opsadmin.staff.models import Credential, StaffMember
 
 
 def present(appointments: list[Appointment]) -> list[dict[str, Any]]:
@@ -71,19 +71,35 @@ def credential_impact(session: Session, credential: Credential) -> list[dict[str
     return present(impact.hit_by_credential_change(session, credential))
 
 
+def location_rooms_impact(session: Session, location: Location) -> list[dict[str, Any]]:
+    """The location form edits its rooms inline: each room's change, as on the room form."""
+    return present(_unique(impact.hit_by_room_change(session, room) for room in location.rooms))
+
+
+def staff_credentials_impact(session: Session, staff: StaffMember) -> list[dict[str, Any]]:
+    """The staff form edits credentials inline: each credential's change, as on its own form."""
+    return present(_unique(impact.hit_by_credential_change(session, c) for c in staff.credentials))
+
+
+def _unique(lists: Iterable[list[Appointment]]) -> list[Appointment]:
+    found = {a.id: a for hit in lists for a in hit}
+    return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
+
+
 IMPACTS: dict[str, Callable[[Session, Any], list[dict[str, Any]]]] = {
     "admin_location_closures": location_closure_impact,
     "admin_room_closures": room_closure_impact,
     "admin_rooms": room_impact,
     "admin_credentials": credential_impact,
+    "admin_locations": location_rooms_impact,
+    "admin_staff": staff_credentials_impact,
 }
 
 
 def install_impact_checks(admin: Admin) -> None:
-    """Give the closure, room and credential views their impact check and confirming forms."""
+    """Give the closure, room, location and staff views their impact check (the page frame shows
+    the list and the button that confirms it, whatever the form's template)."""
     for view in admin._views:
         check = IMPACTS.get(view.endpoint)
         if check is not None:
             view.impact = check
-            view.create_template = "admin/impact_create.html"
-            view.edit_template = "admin/impact_edit.html"

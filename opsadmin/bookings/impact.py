@@ -111,13 +111,21 @@ def hit_by_credential_change(
 ) -> list[Appointment]:
     """Live appointments of the credential's holder that the credential, as proposed, leaves
     them not eligible for (judged with the holder's other credentials as they stand)."""
-    staff_id = credential.staff_id or (credential.staff.id if credential.staff else None)
-    if staff_id is None or credential.id is None:
+    if credential.id is None or credential.staff is None:
         return []  # a new credential can only make its holder eligible for more
-    booked = _run(session, _live(now, Appointment.staff_id == staff_id))
+    return hit_by_staff_change(session, credential.staff, now)
+
+
+def hit_by_staff_change(
+    session: Session, staff: StaffMember, now: dt.datetime | None = None
+) -> list[Appointment]:
+    """Live appointments of ``staff`` that they, as proposed (active, the locations they work at,
+    their credentials as edited in the session), are no longer eligible for."""
+    if staff.id is None:
+        return []
+    booked = _run(session, _live(now, Appointment.staff_id == staff.id))
     if not booked:
         return []
-    staff = booked[0].staff
     judged = _judge(session, staff, booked)
     return [a for a in booked if not judged[_question(a)]]
 

@@ -105,11 +105,23 @@ def test_credential_lapsing_before_a_booking_hits_it(session, site):
     assert ids(impact.hit_by_credential_change(session, licence)) == ["SOON", "LATER"]
 
 
+def test_deactivating_or_unassigning_a_clinician_hits_their_bookings(session, site):
+    location, room, staff = site
+    booking(room, staff, at(location, DAY, "09:00"), external_id="MINE")
+    session.commit()
+    assert ids(impact.hit_by_staff_change(session, staff)) == []
+    staff.locations = []
+    assert ids(impact.hit_by_staff_change(session, staff)) == ["MINE"]
+    session.rollback()
+    staff.active = False
+    assert ids(impact.hit_by_staff_change(session, staff)) == ["MINE"]
+
+
 # -- the console -------------------------------------------------------------------------------
 
 
 def digest_in(page: str) -> str:
-    return re.search(r'name="confirm_impact" value="([0-9a-f]+)"', page).group(1)
+    return re.search(r'data-confirm-impact="([0-9a-f]+)"', page).group(1)
 
 
 def test_location_closure_over_a_booked_day_is_saved_only_after_confirming(
@@ -169,3 +181,27 @@ def test_lowering_room_capacity_below_its_bookings_asks_first(client, auth, sess
     assert confirmed.status_code == 302
     db.session.expire_all()
     assert db.session.get(m.Room, room.id).capacity == 1
+
+
+def test_credential_edit_in_the_console_asks_before_lapsing_a_booking(client, auth, session, site):
+    location, room, staff = site
+    booking(room, staff, at(location, DAY, "09:00"), external_id="BK-LICENCE")
+    licence = next(c for c in staff.credentials if c.kind == "state_license")
+    db.session.commit()
+    auth.login(UserFactory(role="admin"))
+    form = {
+        "staff": str(staff.id), "kind": "state_license", "number": licence.number, "state": "IN",
+        "issued_on": licence.issued_on.isoformat(), "verified_on": licence.verified_on.isoformat(),
+        "verified_by": "credentialing", "expires_on": (DAY - dt.timedelta(days=1)).isoformat(),
+    }  # fmt: skip
+    first = client.post(f"/admin/credentials/edit/?id={licence.id}", data=form)
+    assert 'data-external-id="BK-LICENCE"' in first.text
+    db.session.expire_all()
+    assert db.session.get(m.Credential, licence.id).expires_on > DAY
+    confirmed = client.post(
+        f"/admin/credentials/edit/?id={licence.id}",
+        data={**form, "confirm_impact": digest_in(first.text)},
+    )
+    assert confirmed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(m.Credential, licence.id).expires_on < DAY

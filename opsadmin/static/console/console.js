@@ -16,6 +16,15 @@
     } else if ((el = closest(event, "[data-inline-add]"))) {
       event.preventDefault();
       window.faForm.addInlineField(el, el.getAttribute("data-inline-add"));
+    } else if ((el = closest(event, "[data-confirm-impact]"))) {
+      // Save the form as typed, saying which list of bookings at risk the user has seen.
+      var form = document.querySelector("form.admin-form");
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "confirm_impact";
+      field.value = el.getAttribute("data-confirm-impact");
+      form.appendChild(field);
+      form.submit();
     } else if ((el = closest(event, "[data-confirm]"))) {
       if (!window.confirm(el.getAttribute("data-confirm"))) {
         event.preventDefault();
