@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from flask import abort, request
 from flask_admin import expose
 
-from opsadmin.auth.admin import SecureView, user_region_ids
 from opsadmin.bookings.board import day_board, find_location, site_today
+from opsadmin.console import SecureView, user_region_ids
 from opsadmin.errors import NotFound
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location

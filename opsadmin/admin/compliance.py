@@ -12,7 +12,7 @@ import datetime as dt
 from flask import request
 from flask_admin import expose
 
-from opsadmin.auth.admin import SecureView, user_region_ids
+from opsadmin.console import SecureView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.staff.compliance import (
     COMPLIANCE_KINDS,

@@ -14,10 +14,9 @@ from flask import url_for
 from flask_admin import BaseView
 from markupsafe import Markup
 
-from opsadmin.auth.admin import SecureModelView
 from opsadmin.bookings.models import Appointment
+from opsadmin.console import SecureModelView, board_link
 from opsadmin.extensions import db
-from opsadmin.locations.admin import board_link
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, zone
 
