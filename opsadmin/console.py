@@ -19,10 +19,12 @@ A row saved outside the user's regions is refused. Forms carry a CSRF token (Sec
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -31,6 +33,7 @@ from flask_admin.form import BaseForm, SecureForm
 from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms.validators import ValidationError
 
 from opsadmin.audit.service import Actor, acting_as
@@ -361,10 +364,18 @@ def console_actor() -> Actor:
 
 
 class MasterDataView(SecureModelView):
-    """A scoped model view whose writes go through the feature's service rules."""
+    """A scoped model view whose writes go through the feature's service rules.
+
+    ``impact``, when set, answers the bookings a proposed change would put at risk (rows to show).
+    The console's composition sets it (``opsadmin.admin.impact``): the features that own the rows
+    do not know the bookings built on them. A change with an impact is saved only once the user
+    has seen the list and confirmed it (``confirm_impact`` carries a digest of what they saw, so
+    a list that changed in between is shown again).
+    """
 
     form_excluded_columns = TIMESTAMPS
     column_exclude_list = TIMESTAMPS
+    impact: Callable[[Any, Any], list[dict[str, Any]]] | None = None
 
     # -- rules ---------------------------------------------------------------------------------
     def validate_model(self, model: Any) -> None:
@@ -388,6 +399,29 @@ class MasterDataView(SecureModelView):
             except DomainError as error:
                 _attach_errors(form, error.errors or {})
                 raise ValidationError(error.message) from error
+            self._confirm_impact(model)
+
+    def _confirm_impact(self, model: Any) -> None:
+        if self.impact is None:
+            return
+        rows = self.impact(db.session, model)
+        if not rows:
+            return
+        digest = impact_digest(rows)
+        if request.form.get(CONFIRM_IMPACT) == digest:
+            g.confirmed_impact = rows
+            return
+        g.booking_impact = {"rows": rows, "digest": digest}
+        raise ValidationError(
+            f"This change puts {len(rows)} booking(s) at risk: check them below, then "
+            "confirm to save anyway."
+        )
+
+    def after_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        super().after_model_change(form, model, is_created)
+        confirmed = g.pop("confirmed_impact", None)
+        if confirmed:
+            flash(f"Saved. {len(confirmed)} booking(s) are at risk from this change.", "warning")
 
     def on_model_delete(self, model: Any) -> None:
         with db.session.no_autoflush:
@@ -418,6 +452,23 @@ class MasterDataView(SecureModelView):
             return super().delete_model(model)
 
 
+CONFIRM_IMPACT = "confirm_impact"
+
+
+def impact_digest(rows: list[dict[str, Any]]) -> str:
+    """What the user confirmed: the bookings' ids and times, so a changed list asks again."""
+    seen = ",".join(f"{row['id']}@{row['starts_at']}" for row in rows)
+    return hashlib.sha256(seen.encode()).hexdigest()[:24]
+
+
+def board_link(code: str, day: dt.date | None = None) -> Markup:
+    """A link to a site's day board (today at the site when no day is given)."""
+    params = {"location": code} | ({"date": day.isoformat()} if day else {})
+    return Markup('<a class="board-link" href="{}">Day board</a>').format(
+        url_for("admin_board.index", **params)
+    )
+
+
 def _attach_errors(form: Any, errors: dict[str, Any]) -> None:
     """Show the service's per-field messages next to the fields the form has."""
     for name, messages in errors.items():
@@ -432,6 +483,7 @@ __all__ = [
     "ALL_ROLES",
     "SITES",
     "MasterDataView",
+    "board_link",
     "console_actor",
     "WRITE_ROLES",
     "ConsoleFilterConverter",

@@ -194,3 +194,48 @@ def _credential_gap(
         gap["state"] = state
     gap["reason"] = reason
     return gap
+
+
+def eligibility_grid(
+    session: Session,
+    assignments: Iterable[tuple[StaffMember, Location]],
+    kinds: Iterable[str],
+    days: Iterable[dt.date],
+) -> dict[tuple[int, int, str, dt.date], Eligibility]:
+    """Eligibility of each staff member at a location they are assigned to, for every kind and
+    day, keyed ``(staff_id, location_id, kind, day)``: two queries (the rules, the credentials)
+    however many staff, locations, kinds and days."""
+    pairs = list(assignments)
+    kinds, days = list(kinds), list(days)
+    rules = _rules_by_kind_and_role(session, kinds, {staff.role for staff, _ in pairs})
+    credentials = _credentials_by_staff(session, sorted({s.id for s, _ in pairs}), rules)
+    return {
+        (staff.id, location.id, kind, day): _judge(
+            staff,
+            True,
+            location,
+            day,
+            rules.get(f"{kind}:{staff.role}", ()),
+            credentials.get(staff.id, []),
+        )
+        for staff, location in pairs
+        for kind in kinds
+        for day in days
+    }
+
+
+def _rules_by_kind_and_role(
+    session: Session, kinds: list[str], roles: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """The credential kinds each role needs for each appointment kind, keyed ``"kind:role"``."""
+    rows = session.execute(
+        sa.select(
+            CredentialRule.appointment_kind, CredentialRule.role, CredentialRule.credential_kind
+        )
+        .where(CredentialRule.appointment_kind.in_(kinds), CredentialRule.role.in_(roles))
+        .order_by(CredentialRule.credential_kind)
+    )
+    rules: dict[str, list[str]] = defaultdict(list)
+    for kind, role, credential_kind in rows:
+        rules[f"{kind}:{role}"].append(credential_kind)
+    return {key: tuple(needs) for key, needs in rules.items()}
