@@ -16,13 +16,20 @@ class DomainError(Exception):
     title = "Bad request"
 
     def __init__(
-        self, message: str, *, code: str | None = None, errors: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        errors: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.errors = errors
+        # Extra members of the problem document (RFC 9457 extensions), e.g. a course's "session".
+        self.extensions = dict(extensions or {})
 
 
 class NotFound(DomainError):
@@ -63,3 +70,6 @@ SITE_NOT_LICENSED = "site_not_licensed"
 REFERRAL_NOT_APPROVED = "referral_not_approved"
 INVALID_TRANSITION = "invalid_transition"
 DUPLICATE = "duplicate"
+# Treatment courses: a course's sessions too close or too far apart (422), no course fits (409).
+COURSE_SPACING = "course_spacing"
+NO_COURSE_AVAILABLE = "no_course_available"
