@@ -21,6 +21,7 @@ from opsadmin.auth.admin import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Region
 from opsadmin.reports import followup, utilisation
+from opsadmin.reports.courses import course_figures
 from opsadmin.reports.models import ReportRun
 from opsadmin.reports.weeks import shift_week, week_of
 
@@ -217,6 +218,7 @@ class DashboardView(SecureIndexView):
                 for stage, count in stalled_by_stage(session, regions, today)
             ],
             referrals_link=link("admin_referrals.index_view"),
+            courses=course_figures(session, today, region_ids),
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),

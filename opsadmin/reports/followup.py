@@ -21,6 +21,7 @@ from opsadmin.locations.models import Location, Region, SiteRegistration
 from opsadmin.locations.service import registration_renewed
 from opsadmin.referrals.models import Referral, ReferralEvent
 from opsadmin.referrals.service import stalled_filter
+from opsadmin.reports.courses import course_figures
 from opsadmin.staff.models import Credential, StaffMember, staff_location
 
 # Stage → the statuses that prove a referral reached it (its own and every later one).
@@ -261,6 +262,7 @@ def followup_for_region(
         "funnel": funnel(session, region.id, as_of),
         "staff_credentials": staff_credentials(session, region.id, as_of),
         "site_registrations": site_registrations(session, region.id, as_of),
+        "courses": course_figures(session, as_of, {region.id}),
     }
 
 
