@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin import demo_courses  # a module: it uses this one's helpers in turn
 from opsadmin.audit.service import Actor, record
 from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.service import site_licensed
@@ -259,6 +260,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         session.flush()
         schedule = build_schedule(session, locations, staff, now, rng)
         referrals = build_referrals(session, schedule, locations, staff, now, rng)
+        referrals += demo_courses.add_course_stories(session, schedule, locations, staff, now)
         session.flush()  # the referrals' ids, for the appointments linked to them
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)
