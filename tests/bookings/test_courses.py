@@ -281,3 +281,23 @@ def test_a_refused_course_writes_no_referral_event_nor_audit_event(
     assert post_course(client, headers, referral.id, body).status_code == 422
     assert count(session, ReferralEvent.__table__) == events
     assert count(session, AuditEvent.__table__) == audits
+
+
+def test_a_course_retried_with_its_idempotency_key_is_booked_once(
+    client, headers, session, chain, referral
+):
+    body = {"sessions": sessions(chain, every_other_day(DAY, 3))}
+    first = client.post(
+        f"/api/v1/referrals/{referral.id}/course",
+        json=body,
+        headers=headers | {"Idempotency-Key": "course-41"},
+    )
+    again = client.post(
+        f"/api/v1/referrals/{referral.id}/course",
+        json=body,
+        headers=headers | {"Idempotency-Key": "course-41"},
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    assert count(session, Appointment.__table__) == 3
