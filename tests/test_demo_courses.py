@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from opsadmin import models as m
 from opsadmin.bookings.courses import course_appointments, course_options
-from opsadmin.demo_courses import COURSES, SITE
+from opsadmin.demo.courses import COURSES, SITE
 from opsadmin.extensions import db
 from opsadmin.locations.service import local_date
 from opsadmin.reports.courses import course_figures

@@ -32,6 +32,7 @@ from opsadmin.bookings.service import (
     lock_room,
     overlapping,
 )
+from opsadmin.config import setting
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import (
     COURSE_SPACING,
@@ -45,7 +46,7 @@ from opsadmin.errors import (
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, local_datetime
 from opsadmin.referrals.models import Referral
-from opsadmin.referrals.service import get_referral, setting
+from opsadmin.referrals.service import get_referral
 from opsadmin.staff.eligibility import eligible_staff_by_day
 from opsadmin.staff.models import StaffMember
 

@@ -23,9 +23,9 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from werkzeug.datastructures import MultiDict
 
 from opsadmin.audit import service as audit
-from opsadmin.auth.admin import SecureModelView, user_region_ids
 from opsadmin.bookings.availability import availability
 from opsadmin.bookings.course_admin import CourseConsole, course_context
+from opsadmin.console import SecureModelView, user_region_ids
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db

@@ -13,7 +13,9 @@ import random
 
 from sqlalchemy.orm import Session
 
-from opsadmin import demo
+from opsadmin.demo.chain import DAY, FOLLOW_UP_DAYS
+from opsadmin.demo.referrals import Story, _between, _claim, _consult, _decide, _new_referral
+from opsadmin.demo.schedule import Schedule, Slot
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, local_datetime
 from opsadmin.referrals.models import Referral
@@ -33,7 +35,7 @@ COURSES = (
 
 def add_course_stories(
     session: Session,
-    schedule: demo.Schedule,
+    schedule: Schedule,
     locations: dict[str, Location],
     staff: list[StaffMember],
     now: dt.datetime,
@@ -44,12 +46,12 @@ def add_course_stories(
     site = locations[SITE]
     referrals = []
     for number, (status, received, done, ahead) in enumerate(COURSES, start=1):
-        story = demo._new_referral(locations, 900 + number, "approved", now, rng)
+        story = _new_referral(locations, 900 + number, "approved", now, rng)
         story.referral.consult_location = story.referral.treatment_location = site
         _shift(story, now - dt.timedelta(days=received))
-        if not demo._consult(story, schedule, now, past=True):
+        if not _consult(story, schedule, now, past=True):
             continue
-        demo._decide(story, physicians, now, approve=True)
+        _decide(story, physicians, now, approve=True)
         if status != "approved":
             _course(story, schedule, now, done, ahead)
         session.add(story.referral)
@@ -57,7 +59,7 @@ def add_course_stories(
     return referrals
 
 
-def _shift(story: demo.Story, received_at: dt.datetime) -> None:
+def _shift(story: Story, received_at: dt.datetime) -> None:
     """Receive the referral ``received_at`` rather than when the generic draw said."""
     referral = story.referral
     referral.received_on = local_date(referral.consult_location, received_at)
@@ -65,48 +67,46 @@ def _shift(story: demo.Story, received_at: dt.datetime) -> None:
     referral.events[0].at = referral.status_changed_at = story.at = created
 
 
-def _course(story: demo.Story, schedule: demo.Schedule, now: dt.datetime, done: int, ahead: int):
+def _course(story: Story, schedule: Schedule, now: dt.datetime, done: int, ahead: int):
     referral = story.referral
     referral.planned_sessions = 6
     site = referral.treatment_location
-    completed = _sessions(story, schedule, story.at + demo.DAY, now - demo.DAY, done)
-    start = now + demo.DAY if ahead else None
-    booked = _sessions(story, schedule, start, now + 13 * demo.DAY, ahead) if start else []
+    completed = _sessions(story, schedule, story.at + DAY, now - DAY, done)
+    start = now + DAY if ahead else None
+    booked = _sessions(story, schedule, start, now + 13 * DAY, ahead) if start else []
     first = (completed or booked)[0]
-    scheduled_at = demo._between(
-        story.at + dt.timedelta(hours=1), first.starts_at - demo.DAY, story.rng
-    )
+    scheduled_at = _between(story.at + dt.timedelta(hours=1), first.starts_at - DAY, story.rng)
     story.move("treatment_scheduled", min(scheduled_at, now))
     for slot in completed:
-        demo._claim(slot, story, "completed")
+        _claim(slot, story, "completed")
     for slot in booked:
-        demo._claim(slot, story, "booked")
+        _claim(slot, story, "booked")
     if completed:
         story.move("in_treatment", completed[0].ends_at)
     referral.sessions_completed = len(completed)
     if len(completed) >= referral.planned_sessions:
         last = completed[-1]
         referral.follow_up_due_on = local_date(site, last.starts_at) + dt.timedelta(
-            days=demo.FOLLOW_UP_DAYS
+            days=FOLLOW_UP_DAYS
         )
         story.move("completed", last.ends_at)
 
 
 def _sessions(
-    story: demo.Story,
-    schedule: demo.Schedule,
+    story: Story,
+    schedule: Schedule,
     after: dt.datetime,
     limit: dt.datetime,
     count: int,
-) -> list[demo.Slot]:
+) -> list[Slot]:
     """Up to ``count`` free infusion slots, each two to five local days after the one before."""
     site = story.referral.treatment_location
-    taken: list[demo.Slot] = []
+    taken: list[Slot] = []
     cursor = after
     while len(taken) < count and cursor < limit:
         slot = None
         for days in (1, 2, 4):  # the day after next if a chair is free, else a little later
-            before = min(cursor + days * demo.DAY, limit)
+            before = min(cursor + days * DAY, limit)
             slot = slot or schedule.take(site, "infusion", cursor, before, story.rng)
         if slot is None:
             break
