@@ -21,6 +21,7 @@ from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.referrals.service import FUNNEL
 from opsadmin.reports import utilisation
+from opsadmin.reports.courses import course_figures
 from opsadmin.reports.followup import STALLED_STAGES
 from opsadmin.reports.models import RUN_STATUSES, ReportRun
 from opsadmin.reports.weeks import shift_week, week_of
@@ -173,6 +174,7 @@ class DashboardView(SecureIndexView):
             funnel=shown(funnel_figures()),
             stalled=shown(stalled_figures()),
             run_counts=[(status, f) for status, f in shown(run_figures()) if f.count],
+            courses=course_figures(session, today, region_ids),
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),

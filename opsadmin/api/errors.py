@@ -51,6 +51,9 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     code = ma.fields.String(metadata={"description": "Stable machine code, e.g. room_at_capacity."})
     errors = ma.fields.Dict(metadata={"description": "Per-field messages (422)."})
+    session = ma.fields.Integer(
+        metadata={"description": "A treatment course's refused session (0-based index)."}
+    )
 
 
 def is_api_request() -> bool:
@@ -65,6 +68,7 @@ def problem(
     title: str | None = None,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     """A problem+json response; ``code`` defaults to the status's generic code."""
     code = code or HTTP_CODES.get(status, "error")
@@ -77,6 +81,8 @@ def problem(
     }
     if errors:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)  # an extension never overrides a standard member
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
@@ -137,7 +143,13 @@ def handle_domain_error(error: DomainError) -> Response:
     _rollback()
     # The title is the status's phrase for every problem, from a rule or from a schema alike:
     # the machine ``code`` is what distinguishes them.
-    return problem(error.status, error.message, code=error.code, errors=error.errors)
+    return problem(
+        error.status,
+        error.message,
+        code=error.code,
+        errors=error.errors,
+        extensions=error.extensions,
+    )
 
 
 def is_database_outage(error: sa.exc.DBAPIError) -> bool:

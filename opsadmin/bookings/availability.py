@@ -62,25 +62,59 @@ def availability(
 ) -> Availability:
     """Free slots of ``duration`` minutes for a ``kind`` at the location on its local ``day``."""
     _check_arguments(kind, duration)
-    location = _location(session, location_code)
+    location = bookable_location(session, location_code)
     staff = eligible_staff(session, location.id, day, kind)
-    answer = Availability(location, day, kind, duration, eligible_staff=staff)
-    intervals = locations.open_intervals(location, day)
-    if not location.active or not intervals:
-        return answer
-    if kind == "infusion" and not site_licensed(location, day):
-        return answer
+    slots = free_slots(session, location, [day], kind, duration)[day]
+    return Availability(location, day, kind, duration, slots=slots, eligible_staff=staff)
+
+
+def free_slots(
+    session: Session, location: Location, days: list[dt.date], kind: str, duration: int
+) -> dict[dt.date, list[Slot]]:
+    """The free slots of each of the location's local ``days``, by start then room.
+
+    The rooms, their closures and their appointments are loaded once for the whole span of the
+    days (three queries however many days and slots), then every slot is judged in memory.
+    """
+    found: dict[dt.date, list[Slot]] = {day: [] for day in days}
+    intervals = {day: _bookable_intervals(location, day, kind) for day in days}
+    spans = [interval for day_intervals in intervals.values() for interval in day_intervals]
+    if not spans:
+        return found
     rooms = _rooms(session, location, kind)
-    window = (intervals[0][0], max(end for _, end in intervals))
+    window = (min(start for start, _ in spans), max(end for _, end in spans))
     closures = _closures(session, rooms, window)
     booked = _appointments(session, rooms, window)
     length = dt.timedelta(minutes=duration)
-    for start in _starts(intervals, length):
-        for room in rooms:
-            slot = _slot(room, start, start + length, closures[room.id], booked[room.id])
-            if slot is not None:
-                answer.slots.append(slot)
-    return answer
+    for day, day_intervals in intervals.items():
+        if not day_intervals:
+            continue
+        span = (day_intervals[0][0], max(end for _, end in day_intervals))
+        # Only the day's own appointments and closures: a slot is then judged against a handful.
+        day_closures = {room.id: _within(closures[room.id], span) for room in rooms}
+        day_booked = {room.id: _within(booked[room.id], span) for room in rooms}
+        for start in _starts(day_intervals, length):
+            for room in rooms:
+                slot = _slot(
+                    room, start, start + length, day_closures[room.id], day_booked[room.id]
+                )
+                if slot is not None:
+                    found[day].append(slot)
+    return found
+
+
+def _bookable_intervals(location: Location, day: dt.date, kind: str) -> list[Interval]:
+    """The day's opening intervals, none when the site is inactive or (infusions) unlicensed."""
+    if not location.active:
+        return []
+    intervals = locations.open_intervals(location, day)
+    if intervals and kind == "infusion" and not site_licensed(location, day):
+        return []
+    return intervals
+
+
+def _within(intervals: list[Interval], span: Interval) -> list[Interval]:
+    return [(start, end) for start, end in intervals if start < span[1] and end > span[0]]
 
 
 def _check_arguments(kind: str, duration: int) -> None:
@@ -93,7 +127,8 @@ def _check_arguments(kind: str, duration: int) -> None:
         raise InvalidInput("Availability needs a kind and a duration.", errors=errors)
 
 
-def _location(session: Session, code: str) -> Location:
+def bookable_location(session: Session, code: str) -> Location:
+    """The location by code with its hours, closures and registrations (what slots are cut from)."""
     if not is_printable_id(code, 16):
         raise NotFound(f"No location {code!r}.")
     location = session.scalar(

@@ -25,6 +25,7 @@ from opsadmin.locations.service import (
 from opsadmin.referrals import service as referral_service
 from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
+from opsadmin.reports.courses import course_figures
 from opsadmin.staff.models import Credential, StaffMember, staff_location
 from opsadmin.staff.service import credential_renewed, credential_status_sql, renewal_due
 
@@ -227,6 +228,7 @@ def followup_for_region(
         "funnel": funnel(session, region.id, as_of),
         "staff_credentials": staff_credentials(session, region.id, as_of),
         "site_registrations": site_registrations(session, region.id, as_of),
+        "courses": course_figures(session, as_of, {region.id}),
     }
 
 

@@ -130,7 +130,23 @@ def followup_text(f: dict[str, Any], base_url: str) -> str:
         f"  credential #{c['credential_id']} {c['kind']} {c['state'] or ''} {c['status']} {c['expires_on']}"
         for c in f["staff_credentials"]
     ]
+    lines += courses_text(f)
     return "\n".join([*lines, "", f"Console: {base_url}/admin/", ""])
+
+
+def courses_text(f: dict[str, Any]) -> list[str]:
+    """The digest's treatment-course section (started, completed, broken off, median before a break)."""
+    lines = [
+        "",
+        "Treatment courses, last 90 days (started/completed/broken off, median sessions before a break):",
+    ]
+    for row in f.get("courses", []):
+        median = row["median_sessions_before_break"]
+        lines.append(
+            f"  {row['location']}: {row['started']}/{row['completed']}/{row['broken_off']}, "
+            + ("n/a" if median is None else f"{median:g}")
+        )
+    return lines
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -183,7 +199,15 @@ def followup_csv(f: dict[str, Any]) -> str:
         ["staff_credential", "", c["kind"], c["credential_id"], f"{c['status']} {c['expires_on']}"]
         for c in f["staff_credentials"]
     ]
+    rows += courses_csv_rows(f)
     return _csv(rows)
+
+
+def courses_csv_rows(f: dict[str, Any]) -> list[list[Any]]:
+    items = ("started", "completed", "broken_off", "median_sessions_before_break")
+    return [
+        ["course", r["location"], item, r[item], ""] for r in f.get("courses", []) for item in items
+    ]
 
 
 # -- PNG -------------------------------------------------------------------------------------

@@ -72,17 +72,34 @@ def eligibility_many(
 
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
     """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
+    return eligible_staff_by_day(session, location_id, [on], kind)[on]
+
+
+def eligible_staff_by_day(
+    session: Session, location_id: int, days: Iterable[dt.date], kind: str
+) -> dict[dt.date, list[StaffMember]]:
+    """:func:`eligible_staff` for each of ``days``: the staff, rules and credentials are loaded
+    once (four queries however many days), then every day is judged in memory."""
     location = _location(session, location_id)
     assigned = sa.select(staff_location.c.staff_id).where(
         staff_location.c.location_id == location_id
     )
     staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
+    rules = _rules_by_role(session, kind, {s.role for s, _ in staff})
+    credentials = _credentials_by_staff(session, [s.id for s, _ in staff], rules)
     # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
     # again by id would cost a query each.
-    eligible = [
-        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
-    ]
-    return sorted(eligible, key=lambda s: (s.name, s.id))
+    found: dict[dt.date, list[StaffMember]] = {}
+    for day in days:
+        eligible = [
+            s
+            for s, is_assigned in staff
+            if _judge(
+                s, is_assigned, location, day, rules.get(s.role, ()), credentials.get(s.id, [])
+            ).eligible
+        ]
+        found[day] = sorted(eligible, key=lambda s: (s.name, s.id))
+    return found
 
 
 def _location(session: Session, location_id: int) -> Location:
