@@ -17,7 +17,17 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -29,13 +39,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import fields, validators
 
+from opsadmin.csvsafe import csv_line, neutralise_cell
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")
-# Spreadsheet programs run a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def console_user_ok() -> bool:
@@ -52,13 +61,6 @@ def user_region_ids() -> set[int] | None:
     if current_user.role == "admin":
         return None
     return {region.id for region in current_user.regions}
-
-
-def neutralise_cell(value: Any) -> Any:
-    """Prefix a text cell that a spreadsheet would read as a formula with ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def console_datetime(view: Any, value: dt.datetime, name: str) -> str:
@@ -320,27 +322,50 @@ class SecureModelView(SecureMixin, ModelView):
     def export_max_rows(self) -> int:
         return int(current_app.config["OPSADMIN_EXPORT_MAX_ROWS"])
 
-    def get_export_value(self, model: Any, name: Any) -> Any:
-        return neutralise_cell(super().get_export_value(model, name))
+    def _export_csv(self, return_url: Any) -> Response:
+        """Stream the rows while the session that loaded them is open, then audit the count
+        actually written (a client that hangs up mid-way is recorded with what it got)."""
+        from werkzeug.utils import secure_filename
 
-    def _export_data(self):
+        from opsadmin.audit.service import current_actor
+
+        count, rows = self._export_data()
+        columns = self._export_columns
+        actor = current_actor()  # the request's actor is gone once the view has returned
+
+        def generate():
+            written = 0
+            try:
+                yield csv_line(title for _, title in columns)
+                for row in rows:
+                    yield csv_line(self.get_export_value(row, name) for name, _ in columns)
+                    written += 1
+            finally:
+                self._audit_export(actor, written, count)
+
+        name = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(
+            stream_with_context(generate()),
+            headers={"Content-Disposition": f"attachment;filename={name}"},
+            mimetype="text/csv",
+        )
+
+    def _audit_export(self, actor: Any, written: int, matching: int) -> None:
         from opsadmin.audit import service as audit
 
-        count, data = super()._export_data()
-        data = list(data)
         audit.record(
             db.session,
             "export",
+            actor=actor,
             entity=self.model.__name__,
-            detail=f"{len(data)} rows exported from {self.name} (of {count} matching)",
+            detail=f"{written} rows exported from {self.name} (of {matching} matching)",
             changes={
-                "rows": len(data),
-                "matching": count,
+                "rows": written,
+                "matching": matching,
                 "query": request.query_string.decode()[:500],
             },
         )
         db.session.commit()
-        return count, data
 
 
 # -- users and API keys (administrators) ----------------------------------------------------------
