@@ -251,6 +251,25 @@ class SecureModelView(SecureMixin, ModelView):
             return None
         return query.filter(column == pk).one_or_none()
 
+    @action("delete", "Delete", "Are you sure you want to delete selected records?")
+    def action_delete(self, ids: Any) -> None:
+        """flask-admin's bulk delete, given ids of the primary key's own type: its query compares
+        the form's strings with the key (``integer = character varying`` on PostgreSQL)."""
+        if len(self.model.__mapper__.primary_key) == 1:
+            ids = tuple(self.typed_ids(ids))
+        return super().action_delete(ids)
+
+    def typed_ids(self, ids: Any) -> list[Any]:
+        """The form's row ids converted to the primary key's type; ids that are not one dropped."""
+        column = self.model.__mapper__.primary_key[0]
+        typed = []
+        for pk in ids:
+            try:
+                typed.append(column.type.python_type(pk))
+            except (TypeError, ValueError, NotImplementedError):
+                continue
+        return typed
+
     def rows_for_action(self, ids: list[Any]) -> list[Any]:
         """The selected rows an action may touch: only those in the user's scope."""
         return [row for row in (self.get_one(pk) for pk in ids) if row is not None]
