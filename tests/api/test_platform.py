@@ -114,7 +114,7 @@ def test_malformed_json_is_400(probe, api_headers):
         content_type="application/json",
         headers=api_headers("write"),
     )
-    assert_problem(response, 400, "bad_request")
+    assert_problem(response, 400, "malformed_json")
 
 
 def test_unknown_field_is_422_per_field(probe, api_headers):
