@@ -15,7 +15,7 @@ from opsadmin.extensions import db
 def _create_app() -> Flask:
     from opsadmin.app import create_app
 
-    return create_app()
+    return create_app({"OPSADMIN_BACKGROUND": True})  # statement timeout of jobs, not requests
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)

@@ -43,7 +43,8 @@ def redis_state() -> str:
     url = current_app.config.get("REDIS_URL")
     if not url:
         return "not_configured"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    timeout = float(current_app.config.get("OPSADMIN_REDIS_TIMEOUT") or 1)
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
         return "ok"

@@ -31,6 +31,7 @@ class Jobs:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.redis_url = config.get("REDIS_URL") or None
+        self.redis_timeout = float(config.get("OPSADMIN_REDIS_TIMEOUT") or 1)
         self.report_timeout = int(config.get("OPSADMIN_REPORT_JOB_TIMEOUT") or 600)
         self.retry_intervals = list(
             config.get("OPSADMIN_JOB_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS
@@ -44,7 +45,13 @@ class Jobs:
     def connection(self) -> Any:
         from redis import Redis
 
-        return Redis.from_url(self.redis_url)
+        # Bounded: an enqueue against a hung Redis fails in seconds (a worker raises the read
+        # timeout above its blocking dequeue's by itself).
+        return Redis.from_url(
+            self.redis_url,
+            socket_timeout=self.redis_timeout,
+            socket_connect_timeout=self.redis_timeout,
+        )
 
     def queue(self, name: str) -> Any:
         from rq import Queue

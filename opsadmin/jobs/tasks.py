@@ -26,7 +26,7 @@ def worker_app() -> Flask:
     if _app is None:
         from opsadmin.app import create_app
 
-        _app = create_app()
+        _app = create_app({"OPSADMIN_BACKGROUND": True})  # the job statement timeout
     return _app
 
 
