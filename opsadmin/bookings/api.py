@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from opsadmin.audit.service import audited_read
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.bookings import service
 from opsadmin.bookings.availability import availability
@@ -77,6 +78,7 @@ class AppointmentItem(MethodView):
 
     @api_key_required("read")
     @blp.response(200, AppointmentSchema)
+    @audited_read("Appointment")
     def get(self, external_id: str) -> Appointment:
         """One appointment by the booking system's id."""
         return service.get_appointment(db.session, external_id)
@@ -104,6 +106,7 @@ class AppointmentList(MethodView):
     @api_key_required("read")
     @blp.arguments(AppointmentQuerySchema, location="query")
     @blp.response(200, AppointmentSchema(many=True))
+    @audited_read("Appointment")
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
         """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""

@@ -26,9 +26,7 @@ def app_config(app_config):
     return {**app_config, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0", "SMTP_HOST": None}
 
 
-def test_run_now_with_redis_down_records_the_run_and_says_it_goes_out_later(
-    client, auth, session
-):
+def test_run_now_with_redis_down_records_the_run_and_says_it_goes_out_later(client, auth, session):
     site = build_week()
     user = UserFactory(role="ops_manager", regions=[site.region])
     session.commit()
