@@ -101,7 +101,8 @@ def install(engine: sa.Engine, *, statement_seconds: float, connect_seconds: flo
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(conn: sa.Connection) -> None:
-        arm_statement(conn.connection.dbapi_connection)
+        if not conn.invalidated and not conn.closed:  # else no round trip follows
+            arm_statement(conn.connection.dbapi_connection)
 
     _install_pool_events(engine, connect_seconds)
 

@@ -176,18 +176,15 @@ def _touch(key_id: int) -> None:
     db.session.commit()
 
 
-# Until when (time.monotonic()) this process skips the rate-limit store after it failed.
-_storage_down_until = 0.0
-
-
 def _check_rate_limit(key: ApiKeyInfo) -> None:
     """Count the request against its key's limit. Fails open: while the store (Redis) is down,
     requests are served uncounted, and after one failure the store is left alone for
     OPSADMIN_REDIS_RETRY_SECONDS, so only that request pays the Redis timeout."""
-    global _storage_down_until
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
-    if time.monotonic() < _storage_down_until:
+    # Until when (time.monotonic()) this app skips the store after it failed.
+    breaker = current_app.extensions.setdefault("opsadmin_rate_limit", {"down_until": 0.0})
+    if time.monotonic() < breaker["down_until"]:
         return
     item = limits.parse(current_app.config["OPSADMIN_API_RATE_LIMIT"])
     try:
@@ -198,7 +195,7 @@ def _check_rate_limit(key: ApiKeyInfo) -> None:
     except (redis.RedisError, OSError):
         # Failing open: a rate-limit store outage must not stop the clinics' bookings.
         retry = float(current_app.config.get("OPSADMIN_REDIS_RETRY_SECONDS") or 0)
-        _storage_down_until = time.monotonic() + retry
+        breaker["down_until"] = time.monotonic() + retry
         current_app.logger.warning("rate-limit storage unavailable; requests not counted")
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
