@@ -51,7 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "OPSADMIN_SMTP_TIMEOUT": 10,
     "OPSADMIN_RETRY_AFTER_SECONDS": 30,
     "OPSADMIN_TRUSTED_PROXIES": 0,  # reverse proxies in front of the app (X-Forwarded-For hops)
-    "OPSADMIN_BACKGROUND": False,  # set by the worker and the CLI: the job statement timeout
     "JSON_SORT_KEYS": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -108,7 +107,8 @@ def load_config(overrides: dict[str, Any] | None = None, environ=None) -> dict[s
 
 
 def statement_timeout(config: dict[str, Any]) -> float:
-    """Seconds a database statement may take in this process (0: unbounded)."""
+    """Seconds a database statement may take in this process (0: unbounded). Workers and the
+    command line build their app with ``OPSADMIN_BACKGROUND`` set: they get the job timeout."""
     key = "OPSADMIN_JOB_DB_STATEMENT_TIMEOUT" if config.get("OPSADMIN_BACKGROUND") else None
     return float(config[key or "OPSADMIN_DB_STATEMENT_TIMEOUT"] or 0)
 
