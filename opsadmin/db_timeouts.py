@@ -24,6 +24,7 @@ from sqlalchemy import event
 
 POLL_SECONDS = 0.1
 MARGIN_SECONDS = 1.0
+_STARTING = threading.Lock()
 
 
 class Watchdog:
@@ -36,7 +37,9 @@ class Watchdog:
 
     def arm(self, dbapi_connection: Any, seconds: float) -> None:
         if self._pid != os.getpid():  # first use, or a forked child: its own thread
-            self._start()
+            with _STARTING:
+                if self._pid != os.getpid():
+                    self._start()
         with self._lock:
             self._armed[id(dbapi_connection)] = (time.monotonic() + seconds, dbapi_connection)
 
