@@ -377,7 +377,8 @@ class SecureModelView(SecureMixin, ModelView):
             "export",
             actor=actor,
             entity=self.model.__name__,
-            detail=f"{written} rows exported from {self.name} (of {matching} matching)",
+            detail=f"{written} rows exported from {self.name}"
+            + ("" if matching is None else f" (of {matching} matching)"),
             changes={
                 "rows": written,
                 "matching": matching,
