@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Response, current_app, render_template
 
+from opsadmin.config import setting
+
 DATABASE = "database"
 QUEUE = "queue"
 MESSAGES = {
@@ -19,7 +21,7 @@ MESSAGES = {
 
 
 def retry_after() -> str:
-    return str(int(current_app.config.get("OPSADMIN_RETRY_AFTER_SECONDS") or 30))
+    return str(int(setting("OPSADMIN_RETRY_AFTER_SECONDS") or 30))
 
 
 def is_database_outage(error: Exception) -> bool:

@@ -43,6 +43,7 @@ from flask_smorest import abort
 from opsadmin.audit.service import Actor, acting_as
 from opsadmin.auth.models import API_SCOPES, ApiKey
 from opsadmin.auth.service import find_api_key
+from opsadmin.config import setting
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import PermissionDenied
 from opsadmin.extensions import db, limiter
@@ -180,13 +181,13 @@ def _check_rate_limit(key: ApiKeyInfo) -> None:
     """Count the request against its key's limit. Fails open: while the store (Redis) is down,
     requests are served uncounted, and after one failure the store is left alone for
     OPSADMIN_REDIS_RETRY_SECONDS, so only that request pays the Redis timeout."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not setting("RATELIMIT_ENABLED", True):
         return
     # Until when (time.monotonic()) this app skips the store after it failed.
     breaker = current_app.extensions.setdefault("opsadmin_rate_limit", {"down_until": 0.0})
     if time.monotonic() < breaker["down_until"]:
         return
-    item = limits.parse(current_app.config["OPSADMIN_API_RATE_LIMIT"])
+    item = limits.parse(setting("OPSADMIN_API_RATE_LIMIT"))
     try:
         allowed = limiter.limiter.hit(item, "api-key", key.prefix)
         if allowed:
@@ -194,7 +195,7 @@ def _check_rate_limit(key: ApiKeyInfo) -> None:
         reset_at, _ = limiter.limiter.get_window_stats(item, "api-key", key.prefix)
     except (redis.RedisError, OSError):
         # Failing open: a rate-limit store outage must not stop the clinics' bookings.
-        retry = float(current_app.config.get("OPSADMIN_REDIS_RETRY_SECONDS") or 0)
+        retry = float(setting("OPSADMIN_REDIS_RETRY_SECONDS") or 0)
         breaker["down_until"] = time.monotonic() + retry
         current_app.logger.warning("rate-limit storage unavailable; requests not counted")
         return

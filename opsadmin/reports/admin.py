@@ -4,22 +4,25 @@ and, in embedded mode, the outbox of e-mails that were not sent over SMTP."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
-from opsadmin.audit.service import Actor, acting_as, record
-from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
+from opsadmin.audit.service import acting_as, record
+from opsadmin.config import setting
+from opsadmin.console import SecureModelView, SecureView, console_actor, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.jobs import EMAIL, REPORTS, enqueue
 from opsadmin.locations.models import Region
 from opsadmin.notifications.outbox import list_outbox, message_parts, read_outbox_message
 from opsadmin.reports import service
-from opsadmin.reports.jobs import queues
+from opsadmin.reports.jobs import run_report, send_delivery
 from opsadmin.reports.models import REPORT_KINDS, ReportRun
 from opsadmin.reports.weeks import week_of
 
@@ -31,10 +34,6 @@ ARTEFACTS = {
 }
 
 
-def console_actor() -> Actor:
-    return Actor("user", current_user.id, current_user.email, request.remote_addr or "")
-
-
 def visible_regions() -> list[Region]:
     region_ids = user_region_ids()
     query = sa.select(Region).order_by(Region.code)
@@ -43,13 +42,16 @@ def visible_regions() -> list[Region]:
     return list(db.session.scalars(query))
 
 
+log = logging.getLogger(__name__)
+
+
 def enqueued(enqueue: Any, what: str) -> bool:
     """Run ``enqueue``; with the job queue (Redis) down, tell the user the recorded work goes out
     once it is back (the dispatcher re-enqueues runs and deliveries left waiting)."""
     try:
         enqueue()
     except (redis.RedisError, OSError):
-        current_app.logger.warning("job queue unavailable: %s waits in the ledger", what)
+        log.warning("job queue unavailable: %s waits in the ledger", what)
         flash(
             f"{what} is recorded, but the job queue is unavailable right now: "
             "it will go out automatically when the queue is back.",
@@ -117,7 +119,7 @@ class ReportRunView(SecureModelView):
             flash(error.message, "error")
             return redirect(url_for(".index_view"))
         # After the commit: the job must find its run.
-        if enqueued(lambda: queues().run_report(run.id), f"{kind} {region.code} {week}"):
+        if enqueued(lambda: enqueue(REPORTS, run_report, run.id), f"{kind} {region.code} {week}"):
             flash(f"{kind} {region.code} {week} queued.", "success")
         return redirect(url_for(".details_view", id=run.id))
 
@@ -139,7 +141,7 @@ class ReportRunView(SecureModelView):
 
         def send_all() -> None:
             for delivery_id, generation in pending:
-                queues().send_delivery(delivery_id, generation)
+                enqueue(EMAIL, send_delivery, delivery_id, generation)
 
         if enqueued(send_all, f"The resend of {run.kind} {run.region.code} {run.week}"):
             flash(f"Resending to {len(pending)} recipient(s).", "success")
@@ -170,7 +172,7 @@ class OutboxView(SecureView):
 
     @staticmethod
     def embedded() -> bool:
-        return not current_app.config.get("SMTP_HOST")
+        return not setting("SMTP_HOST")
 
     def is_visible(self) -> bool:
         return self.embedded()
@@ -183,13 +185,13 @@ class OutboxView(SecureView):
 
     @expose("/")
     def index(self) -> str:
-        entries = list_outbox(current_app.config["OPSADMIN_OUTBOX_DIR"], self._region_codes())
+        entries = list_outbox(setting("OPSADMIN_OUTBOX_DIR"), self._region_codes())
         return self.render("reports/outbox.html", entries=entries)
 
     @expose("/<filename>")
     def message(self, filename: str) -> str:
         # (not "name": flask-admin passes the view function's name under that keyword)
-        message = read_outbox_message(current_app.config["OPSADMIN_OUTBOX_DIR"], filename)
+        message = read_outbox_message(setting("OPSADMIN_OUTBOX_DIR"), filename)
         codes = self._region_codes()
         if message is None or (codes is not None and message.get("X-Opsadmin-Region") not in codes):
             abort(404)

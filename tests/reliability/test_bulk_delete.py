@@ -6,7 +6,7 @@ on PostgreSQL, a 500); the base view now hands it ids of the key's type, for eve
 
 from __future__ import annotations
 
-from opsadmin.auth.admin import SecureModelView
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 from opsadmin.rooms.models import Room
 from tests.factories import LocationFactory, RoomFactory, UserFactory

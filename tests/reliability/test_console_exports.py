@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from opsadmin.audit.models import AuditEvent
-from opsadmin.auth.admin import SecureModelView
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 from tests.factories import (
     AppointmentFactory,
