@@ -1,9 +1,10 @@
 """One place turning every failure of an API request into ``application/problem+json`` (RFC 9457).
 
 Body: ``{"type", "title", "status", "detail", "code", "errors"?}``. Domain errors keep their
-``code``; validation errors are 422 with per-field ``errors``; a database outage is a 503 with
-``Retry-After``; anything unexpected is a generic 500 (logged here, never shown to the client).
-Requests outside ``/api/`` and ``/healthz`` keep Flask's own error pages (the console's).
+``code``; validation errors are 422 with per-field ``errors``; a database or job-queue outage is a
+503 with ``Retry-After``; anything unexpected is a generic 500 (logged here, never shown to the
+client). Requests outside ``/api/`` and ``/healthz`` keep Flask's own error pages (the console's),
+except outages, which answer the console's styled 503 page (:mod:`opsadmin.outage`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import json
 from typing import Any
 
 import marshmallow as ma
+import redis
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from opsadmin import outage
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 
 PROBLEM_JSON = "application/problem+json"
 MALFORMED_JSON = "malformed_json"
-DATABASE_RETRY_AFTER_SECONDS = 30
 
 # The machine code of a plain HTTP error, when no domain code applies.
 HTTP_CODES = {
@@ -152,24 +154,21 @@ def handle_domain_error(error: DomainError) -> Response:
     )
 
 
-def is_database_outage(error: sa.exc.DBAPIError) -> bool:
-    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
-        error.connection_invalidated
-    )
-
-
-def handle_database_error(error: sa.exc.DBAPIError) -> Response:
-    if not is_api_request():
-        raise error
+def handle_database_error(error: sa.exc.DBAPIError | sa.exc.TimeoutError) -> Response:
     _rollback()
-    if is_database_outage(error):
+    if outage.is_database_outage(error):
         # The driver's own message (not str(error): that would carry the statement's parameters).
-        current_app.logger.error("database unavailable: %s: %s", type(error).__name__, error.orig)
+        orig = getattr(error, "orig", error)
+        current_app.logger.error("database unavailable: %s: %s", type(error).__name__, orig)
+        if not is_api_request():
+            return outage.console_unavailable(outage.DATABASE)
         return problem(
             503,
             "The database is unavailable; retry later.",
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            headers={"Retry-After": outage.retry_after()},
         )
+    if not is_api_request():
+        raise error
     if isinstance(error, sa.exc.DataError):
         # A value the database refuses to hold (a NUL byte, a number out of range) that no
         # schema caught: the client's input, so a 422 rather than a 500.
@@ -178,6 +177,19 @@ def handle_database_error(error: sa.exc.DBAPIError) -> Response:
         # A constraint the service did not check first (e.g. a concurrent duplicate).
         return problem(409, "The change conflicts with existing data.", code="conflict")
     return handle_unexpected(error)
+
+
+def handle_queue_outage(error: redis.RedisError) -> Response:
+    """Redis (the job queue) unreachable where a request needed it."""
+    current_app.logger.error("job queue unavailable: %s", type(error).__name__)
+    _rollback()
+    if not is_api_request():
+        return outage.console_unavailable(outage.QUEUE)
+    return problem(
+        503,
+        "The job queue is unavailable; retry later.",
+        headers={"Retry-After": outage.retry_after()},
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:
@@ -193,4 +205,7 @@ def init_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(sa.exc.DBAPIError, handle_database_error)
+    app.register_error_handler(sa.exc.TimeoutError, handle_database_error)
+    app.register_error_handler(redis.ConnectionError, handle_queue_outage)
+    app.register_error_handler(redis.TimeoutError, handle_queue_outage)
     app.register_error_handler(Exception, handle_unexpected)

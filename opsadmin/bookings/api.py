@@ -17,6 +17,7 @@ from flask import request
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from opsadmin.audit.service import audited_read
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.auth.idempotency import idempotent
 from opsadmin.bookings import courses, service
@@ -142,6 +143,7 @@ class AppointmentItem(MethodView):
 
     @api_key_required("read")
     @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
+    @audited_read("Appointment")
     def get(self, external_id: str) -> tuple[Appointment, int, dict]:
         """One appointment by the booking system's id."""
         return with_etag(service.get_appointment(db.session, external_id))
@@ -169,6 +171,7 @@ class AppointmentList(MethodView):
     @api_key_required("read")
     @blp.arguments(AppointmentQuerySchema, location="query")
     @blp.response(200, AppointmentSchema(many=True))
+    @audited_read("Appointment")
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
         """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""

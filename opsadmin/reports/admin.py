@@ -4,8 +4,10 @@ and, in embedded mode, the outbox of e-mails that were not sent over SMTP."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -43,6 +45,25 @@ def visible_regions() -> list[Region]:
     if region_ids is not None:
         query = query.where(Region.id.in_(region_ids or {-1}))
     return list(db.session.scalars(query))
+
+
+log = logging.getLogger(__name__)
+
+
+def enqueued(enqueue: Any, what: str) -> bool:
+    """Run ``enqueue``; with the job queue (Redis) down, tell the user the recorded work goes out
+    once it is back (the dispatcher re-enqueues runs and deliveries left waiting)."""
+    try:
+        enqueue()
+    except (redis.RedisError, OSError):
+        log.warning("job queue unavailable: %s waits in the ledger", what)
+        flash(
+            f"{what} is recorded, but the job queue is unavailable right now: "
+            "it will go out automatically when the queue is back.",
+            "warning",
+        )
+        return False
+    return True
 
 
 class ReportRunView(SecureModelView):
@@ -94,13 +115,17 @@ class ReportRunView(SecureModelView):
         try:
             with acting_as(console_actor()):
                 run = service.request_run(db.session, kind, region, week, current_user.email)
+                # The run row is inserted with ON CONFLICT, past the audit hook: say who asked.
+                record(db.session, "run_now", entity="ReportRun", entity_id=run.id,
+                       detail=f"{kind} {region.code} {week}")  # fmt: skip
                 db.session.commit()
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for(".index_view"))
-        enqueue(REPORTS, run_report, run.id)  # after the commit: the job must find its run
-        flash(f"{kind} {region.code} {week} queued.", "success")
+        # After the commit: the job must find its run.
+        if enqueued(lambda: enqueue(REPORTS, run_report, run.id), f"{kind} {region.code} {week}"):
+            flash(f"{kind} {region.code} {week} queued.", "success")
         return redirect(url_for(".details_view", id=run.id))
 
     @expose("/<int:run_id>/resend/", methods=["POST"])
@@ -118,9 +143,13 @@ class ReportRunView(SecureModelView):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for(".details_view", id=run_id))
-        for delivery_id, generation in pending:
-            enqueue(EMAIL, send_delivery, delivery_id, generation)
-        flash(f"Resending to {len(pending)} recipient(s).", "success")
+
+        def send_all() -> None:
+            for delivery_id, generation in pending:
+                enqueue(EMAIL, send_delivery, delivery_id, generation)
+
+        if enqueued(send_all, f"The resend of {run.kind} {run.region.code} {run.week}"):
+            flash(f"Resending to {len(pending)} recipient(s).", "success")
         return redirect(url_for(".details_view", id=run_id))
 
     @expose("/<int:run_id>/artefact/<kind>")

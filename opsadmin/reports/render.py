@@ -6,7 +6,6 @@ Rendering is a pure function of the figures, so the same figures give byte-ident
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from typing import Any
 
 import jinja2
 from matplotlib.figure import Figure
+
+from opsadmin.csvsafe import csv_text
 
 CHART_CID = "chart@opsadmin"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -157,13 +158,6 @@ UTILISATION_COLUMNS = (
 )  # fmt: skip
 
 
-def _csv(rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _figures_row(level: str, loc: str, room: str, capacity: Any, f: dict[str, Any], lapsed: Any):
     keys = ("available_minutes", "booked_minutes", "utilisation", "completed", "no_show")
     tail = ("no_show_rate", "no_show_minutes")
@@ -180,7 +174,7 @@ def utilisation_csv(f: dict[str, Any]) -> str:
         rows.append(_figures_row("location", loc["code"], "", "", loc, loc["dea_lapsed"]))
         for room in loc["rooms"]:
             rows.append(_figures_row("room", loc["code"], room["name"], room["capacity"], room, ""))
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def followup_csv(f: dict[str, Any]) -> str:
@@ -200,7 +194,7 @@ def followup_csv(f: dict[str, Any]) -> str:
         for c in f["staff_credentials"]
     ]
     rows += courses_csv_rows(f)
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def courses_csv_rows(f: dict[str, Any]) -> list[list[Any]]:
