@@ -42,7 +42,11 @@ WEEK_COLUMNS = ("loc", "wk", "s", "e")
 
 def infusion_minutes() -> int:
     if has_app_context():
-        return int(current_app.config.get("OPSADMIN_INFUSION_MINUTES", DEFAULTS["OPSADMIN_INFUSION_MINUTES"]))
+        return int(
+            current_app.config.get(
+                "OPSADMIN_INFUSION_MINUTES", DEFAULTS["OPSADMIN_INFUSION_MINUTES"]
+            )
+        )
     return int(DEFAULTS["OPSADMIN_INFUSION_MINUTES"])
 
 
@@ -78,7 +82,9 @@ def _booked_query(dialect: str) -> sa.Select:
 
 def booked_minutes(session: Session, sites: list[Any], weeks: list[str]) -> Counter:
     """{(location id, week): booked infusion minutes} (one statement)."""
-    bounds = [week_bounds(site, week_days(week), n) for site in sites for n, week in enumerate(weeks)]
+    bounds = [
+        week_bounds(site, week_days(week), n) for site in sites for n, week in enumerate(weeks)
+    ]
     if not bounds:
         return Counter()
     anchor = min(start for _, _, (start, _) in bounds)

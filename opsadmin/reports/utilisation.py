@@ -527,7 +527,9 @@ def available_by_week(
     bounds = [week_bounds(site, d, w) for site in sites for w, d in enumerate(days)]
     figures = Weeks({(w, room.id): RoomWeek(room) for w in range(len(weeks)) for room in rooms})
     if rooms:
-        _count_available(figures, rooms, slots, room_closure_slots(session, sites, rooms, slots, bounds))
+        _count_available(
+            figures, rooms, slots, room_closure_slots(session, sites, rooms, slots, bounds)
+        )
     available: Counter[tuple[int, str]] = Counter()
     for (w, _), room_week in figures.rooms.items():
         available[(room_week.room.location_id, weeks[w])] += room_week.available
@@ -541,7 +543,10 @@ def room_weeks(
     (``week``), 1 (the week before) and so on (two statements, whatever the data)."""
     listed = [week_days(shift_week(week, -n)) for n in range(history)]
     slots = [
-        slot for site in sites for w, days in enumerate(listed) for slot in open_slots(site, days, w)
+        slot
+        for site in sites
+        for w, days in enumerate(listed)
+        for slot in open_slots(site, days, w)
     ]
     bounds = [week_bounds(site, days, w) for site in sites for w, days in enumerate(listed)]
     weeks = Weeks({(w, room.id): RoomWeek(room) for w in range(history) for room in rooms})
