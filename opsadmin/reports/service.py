@@ -24,9 +24,9 @@ from opsadmin.db import utcnow
 from opsadmin.errors import Conflict, InvalidInput, NotFound
 from opsadmin.locations.models import Location, Region
 from opsadmin.locations.service import zone
-from opsadmin.reports.forecast import forecast_for_region
-from opsadmin.reports.followup import followup_for_region
 from opsadmin.reports.charts import Chart
+from opsadmin.reports.followup import followup_for_region
+from opsadmin.reports.forecast import forecast_for_region
 from opsadmin.reports.models import REPORT_KINDS, ReportDelivery, ReportRun
 from opsadmin.reports.render import Artefacts, render, subject_of
 from opsadmin.reports.utilisation import utilisation_for_region
