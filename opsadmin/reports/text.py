@@ -40,7 +40,10 @@ def footer() -> list[str]:
 
 def _site_row(name: str, f: dict[str, Any], change: str) -> str:
     booked = f"{f['booked_minutes']:,} / {f['available_minutes']:,}"
-    return f"{name:<24} {pct(f['utilisation']):>7} {change:>11} {booked:>17} {pct(f['no_show_rate']):>8}"
+    return (
+        f"{name:<28} {pct(f['utilisation']):>11} {change:>11} {booked:>17}"
+        f" {pct(f['no_show_rate']):>8}"
+    ).rstrip()
 
 
 def _sites(f: dict[str, Any]) -> list[str]:
@@ -54,7 +57,7 @@ def _sites(f: dict[str, Any]) -> list[str]:
             lines.append("  ! DEA registration lapsed: this capacity is lost")
         for room in loc["rooms"]:
             name = f"  {room['name']} ({plural(room['capacity'], 'chair')})"
-            lines.append(_site_row(name[:24], room, ""))
+            lines.append(_site_row(name[:28], room, ""))
     lines.append("(chair-minutes; no-show = no-shows / (completed + no-shows))")
     return lines
 
@@ -153,21 +156,27 @@ def _funnel(f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _expiry(c: dict[str, Any], change_key: str) -> str:
+    """ "expired 2026-11-18 (12 days ago)", "expiring 2026-12-20 (in 20 days)"; the daily
+    notice says what changed instead."""
+    if change_key == "status":
+        return f"{c['status']} {c['expires_on']} ({days_ago(c['days_left'])})"
+    return f"{c[change_key]}: last valid day {c['expires_on']} ({days_ago(c['days_left'])})"
+
+
 def _credential_lines(f: dict[str, Any], link: Link, change_key: str) -> list[str]:
     lines: list[str] = []
     for c in f["site_registrations"]:
         state = f" ({c['state']})" if c.get("state") else ""
         lines += _item(
-            f"Site {c['location']}: {label(c['kind'])}{state} {c[change_key]},"
-            f" expires {c['expires_on']} ({days_ago(c['days_left'])})",
+            f"Site {c['location']}: {label(c['kind'])}{state} {_expiry(c, change_key)}",
             link("site_registration", c["registration_id"]),
         )
     for c in f["staff_credentials"]:
         state = f" ({c['state']})" if c.get("state") else ""
         sites = ", ".join(c["sites"]) or "no site"
         lines += _item(
-            f"{c['staff_name']} [{sites}]: {label(c['kind'])}{state} {c[change_key]},"
-            f" expires {c['expires_on']} ({days_ago(c['days_left'])})",
+            f"{c['staff_name']} [{sites}]: {label(c['kind'])}{state} {_expiry(c, change_key)}",
             link("credential", c["credential_id"]),
         )
     return lines
