@@ -17,6 +17,7 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
+from opsadmin.admin.forecast_card import forecast_card
 from opsadmin.auth.admin import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Region
@@ -220,4 +221,5 @@ class DashboardView(SecureIndexView):
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),
+            forecast=forecast_card(session, regions),
         )
