@@ -46,7 +46,10 @@ def by_site(f: dict[str, Any]) -> Chart:
     figure = Figure(figsize=(7.2, 2.8))
     axes = figure.subplots()
     codes = [loc["code"] for loc in f["locations"]]
-    axes.bar(codes, [(loc["utilisation"] or 0) * 100 for loc in f["locations"]], color=INK)
+    values = [(loc["utilisation"] or 0) * 100 for loc in f["locations"]]
+    axes.bar(range(len(codes)), values, width=0.5, color=INK)
+    axes.set_xticks(range(len(codes)), codes)
+    axes.set_xlim(-0.75, max(len(codes), 3) - 0.25)  # a lone site is not a wall of colour
     axes.set_ylabel("Utilisation %")
     axes.set_ylim(0, 100)
     axes.set_title(f"Utilisation by site, {f['week']}")
@@ -134,6 +137,8 @@ def forecast(f: dict[str, Any]) -> Chart:
         positions = [n + index * width for n in range(len(weeks))]
         axes.bar(positions, share, width, color=PALETTE[index % len(PALETTE)], label=code)
     axes.axhline(SHORTFALL_SHARE * 100, color="#b91c1c", linestyle="--", label="90%")
+    highest = max((_demand_share(loc) for week in weeks for loc in week["locations"]), default=0)
+    axes.set_ylim(0, max(110, highest * 100 + 10))
     axes.set_xticks(
         [n + 0.4 - width / 2 for n in range(len(weeks))], [week["week"] for week in weeks]
     )
@@ -178,6 +183,8 @@ def funnel(f: dict[str, Any]) -> Chart:
     stages = ("received", "consulted", "approved", "started", "completed")
     totals = [sum(row[stage] for row in f["funnel"]) for stage in stages]
     axes.bar(stages, totals, color=INK)
+    axes.set_ylim(0, max(totals + [1]) * 1.1)
+    axes.set_ylabel("Referrals")
     axes.set_title(f"Referral funnel, last 90 days, as of {f['as_of']}")
     figure.tight_layout()
     alt = "Referral funnel, last 90 days: " + ", ".join(
