@@ -610,6 +610,7 @@ def _location_figures(site: Site, current, previous, last_day: dt.date) -> dict[
     totals = _totals(current)
     valid_until = site.dea_valid_until
     return {
+        "location_id": site.id,
         "code": site.code,
         "name": site.name,
         "timezone": site.timezone,
