@@ -213,3 +213,13 @@ def test_send_without_csrf_token_is_refused(app, client, auth, session, site):
     assert send(client).status_code in (400, 403)
     assert session.scalar(sa.select(ReportRun.id)) is None
     assert outbox(app) == []
+
+
+def test_run_now_with_a_bad_week_or_kind_says_so(app, client, auth, session, site):
+    sign_in(auth, session, regions=[site.region])
+    for kind, week in (("utilisation", "2026-53"), ("nonsense", WEEK)):
+        response = run_now(client, kind=kind, week=week)
+        assert response.status_code == 302
+        page = client.get(response.headers["Location"]).text
+        assert "ISO week" in page or "Unknown report" in page
+    assert outbox(app) == []
