@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from werkzeug.routing import MapAdapter
 
+from opsadmin.config import setting
+
 
 def _adapter() -> MapAdapter:
-    base = urlsplit(str(current_app.config["OPSADMIN_BASE_URL"]).rstrip("/"))
+    base = urlsplit(str(setting("OPSADMIN_BASE_URL")).rstrip("/"))
     return current_app.url_map.bind(
         base.netloc or "localhost",
         script_name=base.path or "/",

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
 from opsadmin.admin.forecast_card import forecast_card
-from opsadmin.auth.admin import SecureIndexView, user_region_ids
+from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Region
 from opsadmin.reports import followup, utilisation

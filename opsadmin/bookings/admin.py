@@ -14,8 +14,8 @@ from flask import url_for
 from flask_admin import BaseView
 from markupsafe import Markup
 
-from opsadmin.auth.admin import SecureModelView
 from opsadmin.bookings.models import Appointment
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import zone

@@ -20,11 +20,10 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.db import UTCDateTime
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region
@@ -41,13 +40,7 @@ WEEK_COLUMNS = ("loc", "wk", "s", "e")
 
 
 def infusion_minutes() -> int:
-    if has_app_context():
-        return int(
-            current_app.config.get(
-                "OPSADMIN_INFUSION_MINUTES", DEFAULTS["OPSADMIN_INFUSION_MINUTES"]
-            )
-        )
-    return int(DEFAULTS["OPSADMIN_INFUSION_MINUTES"])
+    return int(setting("OPSADMIN_INFUSION_MINUTES"))
 
 
 def forecast_weeks(first: str, count: int) -> list[str]:

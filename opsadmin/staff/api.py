@@ -10,11 +10,12 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from opsadmin.auth.apikeys import api_key_required
+from opsadmin.config import setting
 from opsadmin.extensions import db
 from opsadmin.locations.service import get_location
 from opsadmin.schemas import Blueprint, SelectPage
@@ -116,6 +117,6 @@ class StaffCredentials(MethodView):
         credential = service.add_credential(db.session, load_staff(staff_id), **data)
         db.session.commit()
         body = credential_view(
-            credential, dt.date.today(), current_app.config["OPSADMIN_CREDENTIAL_WARNING_DAYS"]
+            credential, dt.date.today(), int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
         )
         return body, 201, {"Location": url_for("staff.Staff", staff_id=staff_id)}

@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from opsadmin.config import setting
 from opsadmin.schemas import Schema
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
@@ -49,10 +50,9 @@ class StaffSchema(Schema):
 
     @ma.pre_dump
     def flatten(self, staff: StaffMember, **kwargs: Any) -> dict[str, Any]:
-        from flask import current_app
 
         today = dt.date.today()
-        warning_days = current_app.config["OPSADMIN_CREDENTIAL_WARNING_DAYS"]
+        warning_days = int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
         return {
             "id": staff.id,
             "name": staff.name,
