@@ -17,8 +17,10 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 
 from opsadmin.admin.figures import Figure, ShownFigure, link, show
+from opsadmin.admin.forecast_card import forecast_card
 from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
+from opsadmin.locations.scoping import scoped_regions
 from opsadmin.referrals.service import FUNNEL
 from opsadmin.reports import utilisation
 from opsadmin.reports.courses import course_figures
@@ -178,4 +180,5 @@ class DashboardView(SecureIndexView):
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),
+            forecast=forecast_card(session, list(scoped_regions())),
         )

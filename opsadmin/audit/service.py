@@ -24,7 +24,17 @@ from opsadmin.db import utcnow
 
 # Columns whose values never go into the audit log (secrets), or add nothing to it.
 REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_hash", "secret"}
-SKIPPED = {"created_at", "updated_at", "html", "text", "csv", "png", "figures", "response_body"}
+SKIPPED = {
+    "created_at",
+    "updated_at",
+    "html",
+    "text",
+    "csv",
+    "png",
+    "charts",
+    "figures",
+    "response_body",
+}
 # Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
 UNAUDITED = {
     "audit_event",
