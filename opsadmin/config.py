@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "OPSADMIN_REPORT_JOB_TIMEOUT": 600,
     "OPSADMIN_STUCK_RUN_MINUTES": 30,
     "OPSADMIN_EXPORT_MAX_ROWS": 10000,
+    # The booking system's opaque patient id: no spaces, so a name with a date of birth fails.
+    "OPSADMIN_PATIENT_REF_PATTERN": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     "JSON_SORT_KEYS": False,
     "SESSION_COOKIE_HTTPONLY": True,

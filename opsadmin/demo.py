@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from opsadmin.audit.service import Actor, record
 from opsadmin.bookings.models import Appointment
-from opsadmin.bookings.service import site_licensed
 from opsadmin.db import utcnow
+from opsadmin.locations.licensing import ensure_default_site_rules, load_licensing
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
@@ -251,6 +251,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
     _ensure_rooms(session, locations, added)
     staff = _ensure_staff(session, locations, today, added)
     added["credential_rules"] += ensure_default_rules(session)
+    added["site_rules"] += ensure_default_site_rules(session)
     session.flush()
     if not _dated_data_exists(session):
         rng = random.Random(SEED)
@@ -593,6 +594,9 @@ class Eligibility:
                 changes |= {credential.issued_on, credential.expires_on + DAY}
         self.changes = sorted(changes)
         self.cache: dict[tuple[int, int, str], list[StaffMember]] = {}
+        self.licensing = load_licensing(
+            session, {loc for s in self.staff.values() for loc in s.locations}
+        )
 
     def clinicians(self, location: Location, day: dt.date, kind: str) -> list[StaffMember]:
         key = (location.id, bisect.bisect_right(self.changes, day), kind)
@@ -640,7 +644,7 @@ def _fill_room_day(
     rng: random.Random,
 ) -> None:
     location = room.location
-    if room.kind == "infusion" and not site_licensed(location, day):
+    if room.kind == "infusion" and eligibility.licensing.missing(location, day):
         return
     if room.kind == "consult":
         target = target * 0.6  # consult rooms are quieter than the chairs

@@ -9,13 +9,14 @@ from opsadmin.auth.models import (
     User,
     user_region,
 )
-from opsadmin.bookings.models import Appointment
+from opsadmin.bookings.models import Appointment, AppointmentRisk
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
     OpeningHours,
     Region,
     SiteRegistration,
+    SiteRule,
 )
 from opsadmin.referrals.models import Referral, ReferralEvent, Screening
 from opsadmin.reports.models import ReportDelivery, ReportRun
@@ -25,6 +26,7 @@ from opsadmin.staff.models import Credential, CredentialRule, StaffMember, staff
 __all__ = [
     "ApiKey",
     "Appointment",
+    "AppointmentRisk",
     "AuditEvent",
     "ConsoleSession",
     "Credential",
@@ -43,6 +45,7 @@ __all__ = [
     "RoomClosure",
     "Screening",
     "SiteRegistration",
+    "SiteRule",
     "StaffMember",
     "User",
     "staff_location",

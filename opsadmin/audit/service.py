@@ -25,6 +25,7 @@ REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_has
 SKIPPED = {"created_at", "updated_at", "html", "text", "csv", "png", "figures", "response_body"}
 # Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
 UNAUDITED = {
+    "appointment_risk",  # derived: the bookings-at-risk judge's verdicts, redone on every write
     "audit_event",
     "console_session",
     "login_failure",

@@ -24,10 +24,10 @@ from opsadmin.bookings.service import (
     is_printable_id,
     max_overlap,
     overlapping,
-    site_licensed,
 )
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
+from opsadmin.locations.licensing import missing_registrations
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.staff.eligibility import eligible_staff
@@ -68,7 +68,7 @@ def availability(
     intervals = locations.open_intervals(location, day)
     if not location.active or not intervals:
         return answer
-    if kind == "infusion" and not site_licensed(location, day):
+    if kind == "infusion" and missing_registrations(session, location, day):
         return answer
     rooms = _rooms(session, location, kind)
     window = (intervals[0][0], max(end for _, end in intervals))

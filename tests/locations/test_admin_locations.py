@@ -196,7 +196,7 @@ def test_site_registration_expiry_before_issue_refused(client, auth, indiana):
     from opsadmin.locations.models import SiteRegistration
 
     sign_in(auth)
-    location = LocationFactory(region=indiana, dea=False)
+    location = LocationFactory(region=indiana, dea=False, csr=False)
     db.session.commit()
     form = {
         "location": str(location.id),
