@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.load_config(config))
     init_database(app)
     init_audit(app)
+    init_bookings_at_risk(app)
     init_auth(app)
     init_api(app)
     init_admin(app)
@@ -50,6 +51,13 @@ def init_audit(app: Flask) -> None:
     from opsadmin.audit.service import install_audit_hook
 
     install_audit_hook()
+
+
+def init_bookings_at_risk(app: Flask) -> None:
+    """Every commit judges the future bookings its changes touch (opsadmin.bookings.risk)."""
+    from opsadmin.bookings.risk import install_risk_hook
+
+    install_risk_hook()
 
 
 def init_auth(app: Flask) -> None:

@@ -43,8 +43,10 @@ blp = Blueprint(
 blueprints: list[Blueprint] = [blp]
 
 RULE_CONFLICTS = (
-    "room_at_capacity, outside_opening_hours, room_closed, room_kind_mismatch, "
-    "staff_not_eligible, site_not_licensed, referral_not_approved, invalid_transition, duplicate"
+    "room_at_capacity, outside_opening_hours, location_closed, room_closed, room_kind_mismatch, "
+    "room_not_at_location, staff_not_eligible, site_not_licensed, staff_double_booked, "
+    "patient_double_booked, not_started, referral_location_mismatch, referral_not_approved, "
+    "invalid_transition, duplicate"
 )
 
 
@@ -67,7 +69,11 @@ class AppointmentItem(MethodView):
     @api_key_required("write")
     @blp.arguments(AppointmentStatusSchema)
     @blp.response(200, AppointmentSchema)
-    @blp.alt_response(409, description="invalid_transition: the status may not move so.")
+    @blp.alt_response(
+        409,
+        description="invalid_transition: the status may not move so; not_started: completed "
+        "or no_show before the appointment starts.",
+    )
     def patch(self, body: dict[str, Any], external_id: str) -> Appointment:
         """Move the appointment's status (booked/checked_in → checked_in, completed, no_show,
         cancelled); completed, no_show and cancelled are final."""
@@ -106,8 +112,11 @@ class AppointmentList(MethodView):
     @blp.response(200, AppointmentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
-        """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""
-        return service.appointments_query(**args).options(selectinload(Appointment.location))
+        """Appointments by start time; ``from``/``to`` keep those overlapping [from, to);
+        ``at_risk=true`` only the future bookings at risk."""
+        return service.appointments_query(**args).options(
+            selectinload(Appointment.location), selectinload(Appointment.risks)
+        )
 
 
 @blp.route("/locations/<code>/availability")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from opsadmin.bookings.models import (
     ACTIVE_STATUSES,
@@ -68,6 +69,9 @@ LONGEST_APPOINTMENT = dt.timedelta(hours=25)
 NEXT_STATUSES = ("checked_in", "completed", "no_show", "cancelled")
 # Statuses that say the appointment has happened: refused while it is still in the future.
 HAPPENED_STATUSES = ("completed", "no_show")
+# session.info: the appointments this transaction checked against every rule; the
+# bookings-at-risk hook (opsadmin.bookings.risk) does not judge them again.
+RULES_PASSED = "opsadmin_rules_passed"
 # Namespace (first key) of the PostgreSQL advisory lock taken on a patient reference.
 PATIENT_LOCK_SPACE = 1_123_011
 # What a change of which re-runs every booking rule (a status change alone does not).
@@ -146,6 +150,7 @@ def _change(
             )
         # A reschedule re-checks every rule; the appointment does not count against itself.
         check_rules(session, room, booking, values, exclude_id=existing.id)
+        rules_passed(session, existing)
     # Otherwise only the status or descriptive fields change: the slot was checked when booked.
     return _update(session, existing, changes)
 
@@ -561,6 +566,7 @@ def _changes(appointment: Appointment, values: dict) -> dict:
 def _create(session: Session, values: dict) -> Appointment:
     columns = {k: v for k, v in values.items() if k not in ("location", "referral")}
     appointment = Appointment(**columns)
+    rules_passed(session, appointment)
     try:
         with session.begin_nested():
             session.add(appointment)
@@ -573,8 +579,15 @@ def _create(session: Session, values: dict) -> Appointment:
             f"Appointment {values['external_id']!r} was created by a concurrent request.",
             code=DUPLICATE,
         ) from error
+    # It passed every rule: not at risk, and no query to find that out when it is presented.
+    set_committed_value(appointment, "risks", [])
     _tell_referral(session, appointment, None, None)
     return appointment
+
+
+def rules_passed(session: Session, appointment: Appointment) -> None:
+    """Note that ``appointment`` has just passed every booking rule (it is not at risk)."""
+    session.info.setdefault(RULES_PASSED, set()).add(appointment)
 
 
 def _update(session: Session, appointment: Appointment, changes: dict) -> Appointment:

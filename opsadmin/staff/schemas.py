@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from opsadmin.schemas import Schema
+from opsadmin.schemas import Schema, bookings_at_risk_field
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
     CREDENTIAL_KINDS,
@@ -21,6 +21,7 @@ NAME = ma.validate.Length(min=1, max=120)
 
 
 class CredentialSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(CREDENTIAL_KINDS))
     number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
@@ -39,6 +40,7 @@ class CredentialSchema(Schema):
 
 
 class StaffSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer()
     name = ma.fields.String()
     email = ma.fields.String()
