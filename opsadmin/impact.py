@@ -22,6 +22,8 @@ from markupsafe import Markup, escape
 from wtforms import BooleanField
 from wtforms.validators import ValidationError
 
+from opsadmin.extensions import db
+
 COUNT_KEY = "opsadmin_bookings_at_risk"
 CONFIRM_FIELD = "confirm_impact"
 SHOWN = 20  # bookings listed in the console's warning; the rest are counted
@@ -60,8 +62,6 @@ def bookings_at_risk(session: Any) -> int:
 
 def with_bookings_at_risk(resource: Any) -> Any:
     """``resource`` (a just-committed row) carrying ``bookings_at_risk`` for its API answer."""
-    from opsadmin.extensions import db
-
     resource.bookings_at_risk = bookings_at_risk(db.session)
     return resource
 
@@ -79,7 +79,7 @@ class ImpactConfirmMixin:
     """Console views whose saves can put bookings at risk: warn with how many and which, then
     save only once the user ticks the confirmation (the write is allowed: a burst pipe is a fact).
 
-    Put it before the view's base class; ``session`` is the view's SQLAlchemy session."""
+    Put it before the view's base class."""
 
     form_extra_fields = {
         CONFIRM_FIELD: BooleanField(
@@ -91,7 +91,7 @@ class ImpactConfirmMixin:
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         super().on_model_change(form, model, is_created)  # the service's rules first
-        items = [item for item in preview(self.session) if item.new]
+        items = [item for item in preview(db.session) if item.new]
         if items and not request.form.get(CONFIRM_FIELD):
             raise ValidationError(
                 f"This change would put {len(items)} booking(s) at risk: {describe(items)}. "
@@ -100,11 +100,11 @@ class ImpactConfirmMixin:
 
     def after_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         super().after_model_change(form, model, is_created)
-        _flash_count(self.session)
+        _flash_count(db.session)
 
     def after_model_delete(self, model: Any) -> None:
         super().after_model_delete(model)
-        _flash_count(self.session)
+        _flash_count(db.session)
 
 
 def _flash_count(session: Any) -> None:

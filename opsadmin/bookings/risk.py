@@ -357,9 +357,7 @@ def _values(obj: Any, name: str) -> list[Any]:
 
 
 def _changed(obj: Any, names: Iterable[str]) -> bool:
-    return any(
-        attributes.get_history(obj, name, passive=_NO_LOAD).has_changes() for name in names
-    )
+    return any(attributes.get_history(obj, name, passive=_NO_LOAD).has_changes() for name in names)
 
 
 def _day_window(obj: Any) -> tuple[dt.datetime, dt.datetime]:
@@ -533,3 +531,45 @@ def install_risk_hook(session_class: Any = Session) -> None:
         event.listen(session_class, "after_flush", _after_flush)
         event.listen(session_class, "before_commit", _before_commit)
         event.listen(session_class, "after_soft_rollback", _after_rollback)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def at_risk_list(
+    session: Session,
+    *,
+    region_ids: set[int] | None = None,
+    location: str | None = None,
+    reason: str | None = None,
+    limit: int = 500,
+) -> list[Appointment]:
+    """The future bookings at risk, soonest first, with their site, room, clinician and reasons
+    (four queries); ``region_ids`` None means every region."""
+    query = (
+        sa.select(Appointment)
+        .join(Appointment.location)
+        .where(
+            Appointment.status.in_(ACTIVE_STATUSES),
+            Appointment.starts_at >= utcnow(),
+            Appointment.id.in_(_flagged(reason)),
+        )
+        .options(
+            selectinload(Appointment.location),
+            selectinload(Appointment.room),
+            selectinload(Appointment.staff),
+            selectinload(Appointment.risks),
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+        .limit(limit)
+    )
+    if region_ids is not None:
+        query = query.where(Location.region_id.in_(region_ids or {-1}))
+    if location:
+        query = query.where(Location.code == location)
+    return list(session.scalars(query))
+
+
+def _flagged(reason: str | None) -> sa.Select:
+    query = sa.select(AppointmentRisk.appointment_id)
+    return query.where(AppointmentRisk.reason == reason) if reason else query

@@ -27,6 +27,7 @@ from opsadmin.audit.service import Actor, acting_as
 from opsadmin.auth.admin import SecureModelView, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service
 from opsadmin.locations.models import (
     SITE_REGISTRATION_KINDS,
@@ -174,7 +175,7 @@ class RegionView(MasterDataView):
         return {model.id}
 
 
-class LocationClosureView(MasterDataView):
+class LocationClosureView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (LocationClosure.location,)
     column_list = ("location", "starts_on", "ends_on", "reason")
@@ -233,7 +234,7 @@ def registration_badge(view: Any, context: Any, model: SiteRegistration, name: s
     return Markup('<span class="badge {}">{}</span>').format(css, escape(status))
 
 
-class SiteRegistrationView(MasterDataView):
+class SiteRegistrationView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (SiteRegistration.location,)
     column_list = ("location", "kind", "number", "state", "issued_on", "expires_on", "status")

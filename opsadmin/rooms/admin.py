@@ -13,6 +13,7 @@ from flask_admin import BaseView
 from flask_admin.form import DateTimeField
 
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service as location_service
 from opsadmin.locations.admin import (
     SITES,
@@ -31,7 +32,7 @@ WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
 KIND_CHOICES = [(kind, kind) for kind in ROOM_KINDS]
 
 
-class LocationView(MasterDataView):
+class LocationView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     column_list = ("code", "name", "region", "city", "state", "timezone", "phone", "active")
     column_searchable_list = ("code", "name", "city")
@@ -79,7 +80,7 @@ class LocationView(MasterDataView):
         return {region_of_location(model)}
 
 
-class RoomView(MasterDataView):
+class RoomView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (Room.location,)
     column_list = ("location", "name", "kind", "capacity", "active")
@@ -107,7 +108,7 @@ def scoped_rooms() -> Any:
     return db.session.scalars(query).all()
 
 
-class RoomClosureView(MasterDataView):
+class RoomClosureView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (RoomClosure.room, Room.location)
     column_list = ("room", "starts_at", "ends_at", "reason")

@@ -17,6 +17,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from markupsafe import Markup, escape
 
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service as location_service
 from opsadmin.locations.admin import MasterDataView, region_of_location, scoped_locations
 from opsadmin.locations.models import Location
@@ -124,7 +125,7 @@ CREDENTIAL_FORM_COLUMNS = (
 STATE_CHOICES = [("", "—")] + [(code, code) for code in sorted(US_STATES)]
 
 
-class StaffView(MasterDataView):
+class StaffView(ImpactConfirmMixin, MasterDataView):
     column_list = ("name", "email", "role", "locations", "active")
     column_searchable_list = ("name", "email")
     column_filters = ("role", "active", "locations.code")
@@ -170,7 +171,7 @@ def scoped_staff() -> Any:
     return db.session.scalars(query).all()
 
 
-class CredentialView(MasterDataView):
+class CredentialView(ImpactConfirmMixin, MasterDataView):
     column_list = ("staff", "kind", "state", "number", "expires_on", "status", "verified_on")
     column_searchable_list = ("number", "staff.name", "staff.email")
     column_filters = (
