@@ -54,7 +54,7 @@ PENDING = "opsadmin_risk_pending"  # session.info: scopes noted since the last j
 CHECKED = RULES_PASSED  # session.info: appointments the booking service just checked
 LAST = impact.COUNT_KEY  # session.info: how many judged bookings the last commit left at risk
 # Fields whose change can put bookings at risk (or take them out of it).
-LOCATION_FIELDS = ("active", "timezone", "state", "opening_hours", "closures")
+LOCATION_FIELDS = ("active", "timezone", "state", "opening_hours")
 ROOM_FIELDS = ("capacity", "active", "location_id", "kind")
 STAFF_FIELDS = ("active", "role", "locations")
 APPOINTMENT_SCHEDULE = ("location_id", "room_id", "staff_id", "kind", "starts_at", "ends_at")
@@ -361,10 +361,21 @@ def _changed(obj: Any, names: Iterable[str]) -> bool:
 
 
 def _day_window(obj: Any) -> tuple[dt.datetime, dt.datetime]:
-    # Local dates to a UTC window wide enough for any time zone; the judge is exact.
+    """The closure's local days (before and after the change) as a UTC window: exact when its
+    site is at hand, else wide enough for any time zone (the judge is exact either way)."""
     days = [*_values(obj, "starts_on"), *_values(obj, "ends_on")]
-    first = dt.datetime.combine(min(days), dt.time.min, dt.UTC) - dt.timedelta(days=1)
-    return first, dt.datetime.combine(max(days), dt.time.min, dt.UTC) + dt.timedelta(days=2)
+    first, last = min(days), max(days) + dt.timedelta(days=1)
+    site = sa.inspect(obj).dict.get("location")
+    if site is not None and site.timezone:
+        return (
+            locations.local_datetime(site, first, dt.time.min),
+            locations.local_datetime(site, last, dt.time.min),
+        )
+    slack = dt.timedelta(hours=14)
+    return (
+        dt.datetime.combine(first, dt.time.min, dt.UTC) - slack,
+        dt.datetime.combine(last, dt.time.min, dt.UTC) + slack,
+    )
 
 
 def _instant_window(obj: Any) -> tuple[dt.datetime, dt.datetime]:

@@ -9,9 +9,14 @@ from __future__ import annotations
 from rq import cron
 
 from opsadmin.jobs import DEFAULT, DISPATCH_JOB_TIMEOUT
-from opsadmin.jobs.tasks import dispatch_reports, notify_credential_expiry
+from opsadmin.jobs.tasks import (
+    check_bookings_at_risk,
+    dispatch_reports,
+    notify_credential_expiry,
+)
 
 cron.register(dispatch_reports, DEFAULT, cron="5 * * * *", job_timeout=DISPATCH_JOB_TIMEOUT)
 cron.register(
     notify_credential_expiry, DEFAULT, cron="30 6 * * *", job_timeout=DISPATCH_JOB_TIMEOUT
 )
+cron.register(check_bookings_at_risk, DEFAULT, cron="45 6 * * *", job_timeout=DISPATCH_JOB_TIMEOUT)

@@ -59,3 +59,9 @@ def send_delivery(delivery_id: int, generation: int) -> str:
 
 def notify_credential_expiry(on: str | None = None) -> int:
     return _in_app(report_jobs.notify_credential_expiry, on)
+
+
+def check_bookings_at_risk() -> int:
+    from opsadmin.bookings import jobs as booking_jobs
+
+    return _in_app(booking_jobs.check_bookings_at_risk)

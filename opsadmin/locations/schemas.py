@@ -81,7 +81,12 @@ class LocationSchema(Schema):
 
     @ma.pre_dump
     def flatten(self, location: Location, **kwargs: Any) -> dict[str, Any]:
-        return {
+        answer = (
+            {"bookings_at_risk": location.bookings_at_risk}
+            if hasattr(location, "bookings_at_risk")
+            else {}
+        )  # the answer of a write
+        return answer | {
             "id": location.id,
             "code": location.code,
             "name": location.name,

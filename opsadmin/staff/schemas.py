@@ -55,7 +55,7 @@ class StaffSchema(Schema):
 
         today = dt.date.today()
         warning_days = current_app.config["OPSADMIN_CREDENTIAL_WARNING_DAYS"]
-        return {
+        flat = {
             "id": staff.id,
             "name": staff.name,
             "email": staff.email,
@@ -64,6 +64,9 @@ class StaffSchema(Schema):
             "locations": [location.code for location in staff.locations],
             "credentials": [credential_view(c, today, warning_days) for c in staff.credentials],
         }
+        if hasattr(staff, "bookings_at_risk"):  # the answer of a write
+            flat["bookings_at_risk"] = staff.bookings_at_risk
+        return flat
 
 
 class StaffCreateSchema(Schema):
