@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from opsadmin.audit.service import Actor, record
 from opsadmin.bookings.models import Appointment
 from opsadmin.db import utcnow
+from opsadmin.demo_at_risk import add_bookings_at_risk
 from opsadmin.locations.licensing import ensure_default_site_rules, load_licensing
 from opsadmin.locations.models import (
     Location,
@@ -251,7 +252,8 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
     _ensure_rooms(session, locations, added)
     staff = _ensure_staff(session, locations, today, added)
     added["credential_rules"] += ensure_default_rules(session)
-    added["site_rules"] += ensure_default_site_rules(session)
+    if site_rules := ensure_default_site_rules(session):
+        added["site_rules"] += site_rules
     session.flush()
     if not _dated_data_exists(session):
         rng = random.Random(SEED)
@@ -263,6 +265,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         session.flush()  # the referrals' ids, for the appointments linked to them
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)
+        added.update(add_bookings_at_risk(session, now))  # a few, to see the feature
     session.flush()
     return dict(added)
 
@@ -544,8 +547,47 @@ class Schedule:
     index: dict[tuple[str, str], list[Slot]] = field(default_factory=dict)
     starts: dict[tuple[str, str], list[dt.datetime]] = field(default_factory=dict)
 
+    # Who is where when: a clinician is at one site at a time, a patient in one chair.
+    staff_busy: dict[int, list[tuple[dt.datetime, dt.datetime, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    patient_busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
     def add(self, slot: Slot) -> None:
         self.slots.append(slot)
+        self.staff_busy[slot.staff.id].append((slot.starts_at, slot.ends_at, slot.location.id))
+        self.patient_busy[slot.patient_ref].append((slot.starts_at, slot.ends_at))
+
+    def staff_free(self, staff: StaffMember, location: Location, start, end) -> bool:
+        """Not booked at another site then (staff_double_booked)."""
+        return not any(
+            s < end and e > start and where != location.id
+            for s, e, where in self.staff_busy[staff.id]
+        )
+
+    def working_here(
+        self, staff: list[StaffMember], location: Location, start
+    ) -> list[StaffMember]:
+        """Those of ``staff`` already booked at ``location`` that day: one clinician supervises
+        several chairs, and staying put leaves the others free for the other sites."""
+        return [
+            c
+            for c in staff
+            if any(
+                where == location.id and s.date() == start.date()
+                for s, _, where in self.staff_busy[c.id]
+            )
+        ]
+
+    def free_patient(self, patients: list[str], first: str, start, end) -> str | None:
+        """``first``, or the next patient after it with no appointment then (patient_double_booked)."""
+        at = patients.index(first)
+        for ref in patients[at:] + patients[:at]:
+            if not any(s < end and e > start for s, e in self.patient_busy[ref]):
+                return ref
+        return None
 
     def build_index(self) -> None:
         groups: dict[tuple[str, str], list[Slot]] = defaultdict(list)
@@ -660,14 +702,22 @@ def _fill_room_day(
                 ends = cursor + dt.timedelta(minutes=minutes)
                 if ends > closes:
                     break
-                clinicians = eligibility.clinicians(location, day, kind)
+                clinicians = [
+                    c
+                    for c in eligibility.clinicians(location, day, kind)
+                    if schedule.staff_free(c, location, cursor, ends)
+                ]
                 if _room_closed(room, cursor, ends):
                     clinicians = []
                 if clinicians and rng.random() < _booking_probability(target, minutes):
+                    staff = rng.choice(
+                        schedule.working_here(clinicians, location, cursor) or clinicians
+                    )
+                    patient = schedule.free_patient(patients, rng.choice(patients), cursor, ends)
                     schedule.add(
                         Slot(
                             location, room, kind, indication, cursor, ends,
-                            staff=rng.choice(clinicians), patient_ref=rng.choice(patients),
+                            staff=staff, patient_ref=patient or "",
                         )
                     )  # fmt: skip
                     cursor = ends
