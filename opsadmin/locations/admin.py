@@ -28,13 +28,14 @@ from opsadmin.auth.admin import SecureModelView, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.impact import ImpactConfirmMixin
-from opsadmin.locations import service
+from opsadmin.locations import licensing, service
 from opsadmin.locations.models import (
     SITE_REGISTRATION_KINDS,
     Location,
     LocationClosure,
     Region,
     SiteRegistration,
+    SiteRule,
 )
 
 SITES = "Sites"
@@ -257,6 +258,31 @@ class SiteRegistrationView(ImpactConfirmMixin, MasterDataView):
         return {region_of_location(model.location)}
 
 
+class SiteRuleView(ImpactConfirmMixin, MasterDataView):
+    """Which registrations a site needs to take infusions, per state: everyone reads them,
+    administrators change them (a change re-judges the state's future infusions)."""
+
+    write_roles = ("admin",)
+    column_list = ("state", "registration_kind")
+    column_filters = ("state", "registration_kind")
+    column_searchable_list = ("state",)
+    column_default_sort = "state"
+    form_columns = ("state", "registration_kind")
+    form_choices = {
+        "registration_kind": [(kind, kind.replace("_", " ")) for kind in SITE_REGISTRATION_KINDS]
+    }
+    column_labels = {"registration_kind": "Registration needed"}
+
+    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
+        return query  # not regional: every console user may read the rules
+
+    def validate_model(self, model: SiteRule) -> None:
+        licensing.validate_site_rule(db.session, model)
+
+    def regions_of(self, model: SiteRule) -> set[int | None]:
+        return set()
+
+
 def admin_views() -> list[BaseView]:
     """Regions. The rest of the "Sites" menu (locations with rooms inline, closures,
     registrations) is added by :mod:`opsadmin.rooms.admin`, in the order people look for it."""
@@ -284,5 +310,13 @@ def closure_and_registration_views() -> list[BaseView]:
             category=SITES,
             endpoint="admin_site_registrations",
             url="site_registrations",
+        ),
+        SiteRuleView(
+            SiteRule,
+            db,
+            name="Site rules",
+            category=SITES,
+            endpoint="admin_site_rules",
+            url="site_rules",
         ),
     ]

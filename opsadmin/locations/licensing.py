@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsadmin.locations.models import Location, SiteRegistration, SiteRule
-from opsadmin.locations.service import US_STATES
+from opsadmin.locations.models import (
+    SITE_REGISTRATION_KINDS,
+    Location,
+    SiteRegistration,
+    SiteRule,
+)
+from opsadmin.locations.service import US_STATES, FieldErrors, check_state, duplicate
 
 # Seeded by the migration (and by ensure_default_site_rules): a DEA registration everywhere,
 # a state controlled-substance registration where the state requires one of the site.
@@ -103,3 +108,20 @@ def ensure_default_site_rules(session: Session) -> int:
         session.add(SiteRule(state=state, registration_kind=kind))
     session.flush()
     return len(missing)
+
+
+def validate_site_rule(session: Session, rule: SiteRule) -> None:
+    """A US state code and a registration kind; Conflict(duplicate) for a rule twice."""
+    errors = FieldErrors()
+    check_state(errors, rule.state)
+    if rule.registration_kind not in SITE_REGISTRATION_KINDS:
+        errors.add("registration_kind", f"Must be one of {', '.join(SITE_REGISTRATION_KINDS)}.")
+    errors.raise_if_any("site rule")
+    query = sa.select(SiteRule.id).where(
+        SiteRule.state == rule.state, SiteRule.registration_kind == rule.registration_kind
+    )
+    if rule.id is not None:
+        query = query.where(SiteRule.id != rule.id)
+    with session.no_autoflush:
+        if session.scalar(query.limit(1)) is not None:
+            raise duplicate("registration_kind", f"The rule “{rule}” already exists.")
