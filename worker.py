@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from opsadmin.jobs import QUEUES
+from flask import Flask
+
+from opsadmin.jobs import QUEUES, AppJob, bind_worker_app, connection
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -35,28 +37,30 @@ def run_cron(connection) -> None:
 def run_worker(connection, queues: list[str], burst: bool, scheduler: bool) -> bool:
     from rq import Worker
 
-    from opsadmin.jobs.tasks import worker_app
-
-    worker_app()  # built once here, inherited by every work horse
-    worker = Worker(queues or list(QUEUES), connection=connection)
+    worker = Worker(queues or list(QUEUES), connection=connection, job_class=AppJob)
     return worker.work(burst=burst, with_scheduler=scheduler)
+
+
+def build_app() -> Flask:
+    from opsadmin.app import create_app
+
+    return create_app()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    from opsadmin.jobs.tasks import worker_app
-
-    jobs = worker_app().extensions["opsadmin_jobs"]
-    if jobs.inline:
+    app = bind_worker_app(build_app())  # built once here, inherited by every work horse
+    redis_url = app.config.get("REDIS_URL")
+    if not redis_url:
         print(
             "REDIS_URL is not set: jobs run in-process, there is nothing to work on.",
             file=sys.stderr,
         )
         return 2
     if args.queues == ["cron"]:
-        run_cron(jobs.connection)
+        run_cron(connection(redis_url))
         return 0
-    run_worker(jobs.connection, args.queues, args.burst, not args.no_scheduler)
+    run_worker(connection(redis_url), args.queues, args.burst, not args.no_scheduler)
     return 0
 
 

@@ -19,7 +19,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_auth(app)
     init_api(app)
     init_admin(app)
-    init_jobs(app)
     init_commands(app)
     return app
 
@@ -78,12 +77,6 @@ def init_admin(app: Flask) -> None:
     from opsadmin.admin import init_admin as _init_admin
 
     _init_admin(app)
-
-
-def init_jobs(app: Flask) -> None:
-    from opsadmin.jobs import init_jobs as _init_jobs
-
-    _init_jobs(app)
 
 
 def init_commands(app: Flask) -> None:

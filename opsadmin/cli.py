@@ -1,4 +1,5 @@
-"""The `opsadmin` command group (`flask --app opsadmin` works too)."""
+"""The commands of `opsadmin` (`flask --app opsadmin` works too), registered on the app by the
+factory; the `opsadmin` script itself is :mod:`opsadmin.__main__`."""
 
 from __future__ import annotations
 
@@ -6,21 +7,10 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
-
-
-def _create_app() -> Flask:
-    from opsadmin.app import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
-def main() -> None:
-    """opsadmin: the operations backend of the clinic chain."""
 
 
 def register_commands(app: Flask) -> None:
@@ -133,6 +123,8 @@ def demo(host: str, port: int, yes: bool, reset: bool, no_serve: bool) -> None:
 
     from opsadmin import demo as demo_chain
     from opsadmin.audit.service import acting_as
+    from opsadmin.jobs import DEFAULT, enqueue
+    from opsadmin.reports.jobs import dispatch_reports
 
     config = current_app.config
     if not demo_chain.is_sqlite(config["SQLALCHEMY_DATABASE_URI"]) and not yes:
@@ -151,7 +143,7 @@ def demo(host: str, port: int, yes: bool, reset: bool, no_serve: bool) -> None:
     if not os.environ.get("OPSADMIN_BASE_URL"):
         config["OPSADMIN_BASE_URL"] = base_url  # links in e-mails point at this server
     # Last week's reports, as the hourly dispatcher would send them (in-process: to the outbox).
-    current_app.extensions["opsadmin_jobs"].dispatch_reports()
+    enqueue(DEFAULT, dispatch_reports)
     db.session.remove()
     click.echo("\n".join(demo_chain.banner(config, base_url, logins, api_key)))
     if not no_serve:

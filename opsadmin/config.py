@@ -55,6 +55,17 @@ DEFAULTS: dict[str, Any] = {
 _TYPES = {bool: lambda v: v.lower() in ("1", "true", "yes", "on"), int: int}
 
 
+def setting(name: str, default: Any = None) -> Any:
+    """A configuration value: the app's when there is an app context, else the default (the
+    shell, a script, a test without an app). The one way features read configuration."""
+    from flask import current_app, has_app_context
+
+    fallback = DEFAULTS.get(name, default)
+    if has_app_context():
+        return current_app.config.get(name, fallback)
+    return fallback
+
+
 def _from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if environ.get("DATABASE_URL"):

@@ -81,7 +81,7 @@ def _seed_reference_data() -> None:
     """What the migration seeds and every database has: the site rules by state."""
     from opsadmin.locations.licensing import default_site_rules
     from opsadmin.locations.models import SiteRule
-    from opsadmin.locations.service import US_STATES
+    from opsadmin.validation import US_STATES
 
     rows = [{"state": s, "registration_kind": k} for s, k in default_site_rules(US_STATES)]
     with db.engine.begin() as conn:

@@ -10,8 +10,19 @@ from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms
 from opsadmin.admin.dashboard import DashboardView
 from opsadmin.admin.security import csp_nonce, init_security
 
-# Menu order: master data first, then the flow of work, then reports and administration.
-FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "auth", "audit")
+# Menu order: master data first, then the flow of work, then reports and administration. Each
+# entry names a feature's admin module and the function that lists its views.
+VIEWS = (
+    ("locations", "admin_views"),
+    ("rooms", "admin_views"),  # locations with rooms inline, rooms, room closures
+    ("locations", "closure_and_registration_views"),
+    ("staff", "admin_views"),
+    ("bookings", "admin_views"),
+    ("referrals", "admin_views"),
+    ("reports", "admin_views"),
+    ("auth", "admin_views"),
+    ("audit", "admin_views"),
+)
 
 
 def init_admin(app: Flask) -> Admin:
@@ -29,9 +40,9 @@ def init_admin(app: Flask) -> Admin:
         ),
         csp_nonce_generator=csp_nonce,
     )
-    for feature in FEATURES:
+    for feature, views in VIEWS:
         module = importlib.import_module(f"opsadmin.{feature}.admin")
-        for view in module.admin_views():
+        for view in getattr(module, views)():
             admin.add_view(view)
     app.extensions["opsadmin_admin"] = admin
     return admin

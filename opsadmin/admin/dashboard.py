@@ -17,7 +17,7 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
-from opsadmin.auth.admin import SecureIndexView, user_region_ids
+from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Region
 from opsadmin.reports import followup, utilisation

@@ -9,7 +9,7 @@ from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 
 from opsadmin.audit.models import AuditEvent
-from opsadmin.auth.admin import SecureModelView
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 
 

@@ -43,6 +43,7 @@ from flask_smorest import abort
 from opsadmin.audit.service import Actor, acting_as
 from opsadmin.auth.models import API_SCOPES, ApiKey
 from opsadmin.auth.service import find_api_key
+from opsadmin.config import setting
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import PermissionDenied
 from opsadmin.extensions import db, limiter
@@ -171,9 +172,9 @@ def _touch(key_id: int) -> None:
 
 
 def _check_rate_limit(key: ApiKeyInfo) -> None:
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not setting("RATELIMIT_ENABLED", True):
         return
-    item = limits.parse(current_app.config["OPSADMIN_API_RATE_LIMIT"])
+    item = limits.parse(setting("OPSADMIN_API_RATE_LIMIT"))
     try:
         allowed = limiter.limiter.hit(item, "api-key", key.prefix)
         if allowed:

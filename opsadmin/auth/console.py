@@ -34,6 +34,7 @@ from opsadmin.audit import service as audit
 from opsadmin.auth import sessions
 from opsadmin.auth.models import User
 from opsadmin.auth.passwords import hash_password, needs_rehash, verify_password
+from opsadmin.config import setting
 from opsadmin.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -131,7 +132,7 @@ def _forget_browser_session() -> None:
 
 
 def _totp_for_all() -> bool:
-    return bool(current_app.config.get("OPSADMIN_REQUIRE_TOTP", True))
+    return bool(setting("OPSADMIN_REQUIRE_TOTP"))
 
 
 def session_fully_authenticated() -> bool:
@@ -172,22 +173,19 @@ def safe_next(target: str | None) -> str:
 def _login_page(error: str | None = None, status: int = 200) -> Response:
     response = current_app.make_response((render_template("auth/login.html", error=error), status))
     if status == 429:
-        response.headers["Retry-After"] = str(
-            current_app.config["OPSADMIN_LOGIN_WINDOW_MINUTES"] * 60
-        )
+        response.headers["Retry-After"] = str(int(setting("OPSADMIN_LOGIN_WINDOW_MINUTES")) * 60)
     return response
 
 
 def _throttled(email: str) -> bool:
-    config = current_app.config
-    limit = config["OPSADMIN_LOGIN_MAX_FAILURES"]
+    limit = setting("OPSADMIN_LOGIN_MAX_FAILURES")
     return sessions.too_many_failures(
         db.session,
         email,
         client_ip(),
         limit=limit,
-        ip_limit=config.get("OPSADMIN_LOGIN_MAX_FAILURES_PER_IP", limit),
-        window=dt.timedelta(minutes=config["OPSADMIN_LOGIN_WINDOW_MINUTES"]),
+        ip_limit=setting("OPSADMIN_LOGIN_MAX_FAILURES_PER_IP", limit),
+        window=dt.timedelta(minutes=setting("OPSADMIN_LOGIN_WINDOW_MINUTES")),
     )
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from opsadmin.auth.apikeys import current_api_key
 from opsadmin.auth.models import IdempotencyRecord
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DUPLICATE, Conflict, InvalidInput
 from opsadmin.extensions import db
@@ -144,9 +144,7 @@ def _fingerprint() -> tuple[str, str]:
 
 
 def keep_for() -> dt.timedelta:
-    hours = current_app.config.get(
-        "OPSADMIN_IDEMPOTENCY_HOURS", DEFAULTS["OPSADMIN_IDEMPOTENCY_HOURS"]
-    )
+    hours = setting("OPSADMIN_IDEMPOTENCY_HOURS")
     return dt.timedelta(hours=int(hours))
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column, utcnow
-from opsadmin.locations.models import Region
+
+if TYPE_CHECKING:  # the relationship names its target by name: auth depends on no feature
+    from opsadmin.locations.models import Region
 
 USER_ROLES = ("admin", "ops_manager", "regional_lead")
 API_SCOPES = ("read", "write", "admin")
@@ -36,7 +39,9 @@ class User(TimestampMixin, Base):
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
 
-    regions: Mapped[list[Region]] = relationship(secondary=user_region, order_by="Region.code")
+    regions: Mapped[list[Region]] = relationship(
+        "Region", secondary=user_region, order_by="Region.code"
+    )
 
     # flask-login protocol
     @property

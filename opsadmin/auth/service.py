@@ -13,7 +13,6 @@ from opsadmin.auth.models import API_SCOPES, USER_ROLES, ApiKey, User
 from opsadmin.auth.passwords import hash_password
 from opsadmin.db import utcnow
 from opsadmin.errors import InvalidInput
-from opsadmin.locations.models import Region
 
 MIN_PASSWORD_LENGTH = 12
 KEY_PREFIX = "opk_"
@@ -41,8 +40,9 @@ def create_user(
     if session.scalar(sa.select(User.id).where(User.email == email)):
         raise InvalidInput(f"A user {email} already exists.", code="duplicate")
     regions = []
+    region_model = User.regions.property.mapper.class_  # regions are the locations feature's
     for code in region_codes or []:
-        region = session.scalar(sa.select(Region).where(Region.code == code))
+        region = session.scalar(sa.select(region_model).where(region_model.code == code))
         if region is None:
             raise InvalidInput(f"Unknown region {code!r}.", errors={"region": [code]})
         regions.append(region)

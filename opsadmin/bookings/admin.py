@@ -14,9 +14,9 @@ from flask import request, url_for
 from flask_admin import BaseView, expose
 from markupsafe import Markup
 
-from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
 from opsadmin.bookings import risk
 from opsadmin.bookings.models import RISK_REASONS, Appointment
+from opsadmin.console import SecureModelView, SecureView, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import zone

@@ -26,6 +26,7 @@ from opsadmin.audit.service import SYSTEM, acting_as
 from opsadmin.auth.models import User
 from opsadmin.bookings import risk
 from opsadmin.bookings.models import ACTIVE_STATUSES, Appointment, AppointmentRisk
+from opsadmin.config import setting
 from opsadmin.db import utcnow
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location, Region, SiteRegistration
@@ -185,7 +186,7 @@ def check_bookings_at_risk() -> int:
         judge_calendar(db.session)
         db.session.commit()
         settings = MailSettings.from_config(current_app.config)
-        base_url = current_app.config["OPSADMIN_BASE_URL"].rstrip("/")
+        base_url = str(setting("OPSADMIN_BASE_URL")).rstrip("/")
         sent = notify_bookings_at_risk(db.session, settings, base_url)
         db.session.commit()
     return sent

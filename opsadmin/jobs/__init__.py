@@ -1,101 +1,128 @@
-"""Queues, the enqueue helper and the periodic schedule (DESIGN §7).
+"""Jobs in one layer: queue names, ``enqueue(queue, func, *ids)`` and the job class that runs a
+feature's own function inside an app context (DESIGN §7).
 
 Queues: ``reports`` (building), ``email`` (one job per delivery), ``default`` (dispatcher, daily
-jobs). With REDIS_URL set jobs go to RQ with an explicit timeout and retries with back-off; without
-it (the embedded default) the same functions run synchronously, in-process, in the caller's app
-context. Features reach this through ``current_app.extensions["opsadmin_jobs"]`` (a :class:`Jobs`),
-never by importing this package.
+jobs). A job is a plain function of ids and primitives in the feature's ``jobs`` module. With
+REDIS_URL set, :func:`enqueue` hands it to RQ with the queue's timeout and retries with back-off,
+and the worker runs it through :class:`AppJob`, which pushes the worker's app context around it
+(as flask-rq and redash do). Without REDIS_URL (the embedded default) the function runs at once,
+in-process, in the caller's app context.
+
+This package is plumbing below the features: it names no feature and never builds the app
+(``worker.py`` does, and binds it with :func:`bind_worker_app`). The periodic schedule, which
+does name the features' jobs, is :mod:`opsadmin.jobs.schedule`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable
-from functools import cached_property
+from functools import cache
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_app_context
+from rq.job import Job
+
+from opsadmin.config import setting
+from opsadmin.extensions import db
 
 REPORTS, EMAIL, DEFAULT = "reports", "email", "default"
 QUEUES = (REPORTS, EMAIL, DEFAULT)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
 EMAIL_JOB_TIMEOUT = 120
 DISPATCH_JOB_TIMEOUT = 300
+FAILURE_TTL = 7 * 24 * 3600
 
 log = logging.getLogger(__name__)
 
-
-class Jobs:
-    """The app's job queues: RQ when REDIS_URL is set, in-process otherwise."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.redis_url = config.get("REDIS_URL") or None
-        self.report_timeout = int(config.get("OPSADMIN_REPORT_JOB_TIMEOUT") or 600)
-        self.retry_intervals = list(
-            config.get("OPSADMIN_JOB_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS
-        )
-
-    @property
-    def inline(self) -> bool:
-        return self.redis_url is None
-
-    @cached_property
-    def connection(self) -> Any:
-        from redis import Redis
-
-        return Redis.from_url(self.redis_url)
-
-    def queue(self, name: str) -> Any:
-        from rq import Queue
-
-        return Queue(name, connection=self.connection)
-
-    def enqueue(
-        self, queue: str, func: Callable[..., Any], *args: Any, job_id: str | None = None,
-        timeout: int, retry: bool = True,
-    ) -> str | None:  # fmt: skip
-        """Enqueue ``func(*args)``; inline, run it now (its failure is logged: the job itself
-        records the outcome in the ledger). Returns the RQ job id, or None inline."""
-        if self.inline:
-            try:
-                func(*args)
-            except Exception:
-                log.exception("in-process job %s%r failed", func.__name__, args)
-            return None
-        from rq import Retry
-
-        options: dict[str, Any] = {"job_timeout": timeout, "failure_ttl": 7 * 24 * 3600}
-        if retry:
-            options["retry"] = Retry(max=len(self.retry_intervals), interval=self.retry_intervals)
-        job = self.queue(queue).enqueue(func, args=args, job_id=job_id, **options)
-        return job.id
-
-    # The jobs, by name: each gets a fresh job id, so a second enqueue of the same run is a
-    # second job that finds the run already claimed (the database decides, not Redis).
-    def run_report(self, run_id: int) -> str | None:
-        from opsadmin.jobs import tasks
-
-        job_id = f"report-run-{run_id}-{uuid.uuid4().hex[:8]}"
-        return self.enqueue(
-            REPORTS, tasks.run_report, run_id, job_id=job_id, timeout=self.report_timeout
-        )
-
-    def send_delivery(self, delivery_id: int, generation: int) -> str | None:
-        from opsadmin.jobs import tasks
-
-        job_id = f"report-delivery-{delivery_id}-g{generation}-{uuid.uuid4().hex[:8]}"
-        return self.enqueue(
-            EMAIL, tasks.send_delivery, delivery_id, generation, job_id=job_id,
-            timeout=EMAIL_JOB_TIMEOUT,
-        )  # fmt: skip
-
-    def dispatch_reports(self) -> str | None:
-        from opsadmin.jobs import tasks
-
-        return self.enqueue(DEFAULT, tasks.dispatch_reports, timeout=DISPATCH_JOB_TIMEOUT)
+_worker_app: Flask | None = None
+_pool_pid: int | None = None
 
 
-def init_jobs(app: Flask) -> None:
-    """Bind the job queues (Redis when REDIS_URL is set, in-process otherwise)."""
-    app.extensions["opsadmin_jobs"] = Jobs(app.config)
+def is_inline() -> bool:
+    """True when jobs run in-process (no REDIS_URL)."""
+    return not setting("REDIS_URL")
+
+
+@cache
+def connection(url: str) -> Any:
+    """One Redis connection per URL and process."""
+    from redis import Redis
+
+    return Redis.from_url(url)
+
+
+def queue(name: str) -> Any:
+    """The RQ queue ``name`` of the current app's Redis."""
+    from rq import Queue
+
+    return Queue(name, connection=connection(setting("REDIS_URL")), job_class=AppJob)
+
+
+def timeout_of(queue_name: str) -> int:
+    """Seconds a job of ``queue_name`` may run."""
+    if queue_name == REPORTS:
+        return int(setting("OPSADMIN_REPORT_JOB_TIMEOUT") or 600)
+    return EMAIL_JOB_TIMEOUT if queue_name == EMAIL else DISPATCH_JOB_TIMEOUT
+
+
+def retry_intervals() -> list[int]:
+    return list(setting("OPSADMIN_JOB_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS)
+
+
+def enqueue(queue_name: str, func: Callable[..., Any], *ids: Any) -> str | None:
+    """Run ``func(*ids)`` as a job on ``queue_name``; the RQ job id, or None in-process.
+
+    Every call is a new job (a fresh id): a second enqueue of the same work is a second job
+    that finds it already claimed — the database decides, not Redis. In-process, a failure is
+    logged, not raised: the job itself records its outcome.
+    """
+    if is_inline():
+        try:
+            func(*ids)
+        except Exception:
+            log.exception("in-process job %s%r failed", func.__name__, ids)
+        return None
+    from rq import Retry
+
+    intervals = retry_intervals()
+    job_id = "-".join([func.__name__.replace("_", "-"), *map(str, ids), uuid.uuid4().hex[:8]])
+    job = queue(queue_name).enqueue(
+        func, args=ids, job_id=job_id, job_timeout=timeout_of(queue_name),
+        failure_ttl=FAILURE_TTL, retry=Retry(max=len(intervals), interval=intervals),
+    )  # fmt: skip
+    return job.id
+
+
+def bind_worker_app(app: Flask) -> Flask:
+    """Make ``app`` the one the worker's jobs run in (built once, before the work horses fork)."""
+    global _worker_app
+    _worker_app = app
+    return app
+
+
+def run_in_app(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` inside an app context: the caller's, or the worker's own."""
+    global _pool_pid
+    if has_app_context():
+        return func(*args)
+    if _worker_app is None:
+        raise RuntimeError("no app to run the job in: call bind_worker_app() first")
+    with _worker_app.app_context():
+        if _pool_pid != os.getpid():
+            # A forked work horse must not share the parent's pooled connections.
+            db.engine.dispose(close=False)
+            _pool_pid = os.getpid()
+        try:
+            return func(*args)
+        finally:
+            db.session.remove()
+
+
+class AppJob(Job):
+    """An RQ job that runs its function inside the worker's app context."""
+
+    def _execute(self) -> Any:
+        return run_in_app(super()._execute)

@@ -1,19 +1,17 @@
 """The periodic schedule for ``rq cron`` (``python worker.py cron`` loads this module).
 
 One cron process per deployment (set ``TZ``). The dispatcher runs hourly: it is idempotent and
-catches up missed Mondays, so a missed or doubled tick is harmless.
+catches up missed Mondays, so a missed or doubled tick is harmless. The worker runs each job in
+its app context (:class:`opsadmin.jobs.AppJob`).
 """
 
 from __future__ import annotations
 
 from rq import cron
 
+from opsadmin.bookings.jobs import check_bookings_at_risk
 from opsadmin.jobs import DEFAULT, DISPATCH_JOB_TIMEOUT
-from opsadmin.jobs.tasks import (
-    check_bookings_at_risk,
-    dispatch_reports,
-    notify_credential_expiry,
-)
+from opsadmin.reports.jobs import dispatch_reports, notify_credential_expiry
 
 cron.register(dispatch_reports, DEFAULT, cron="5 * * * *", job_timeout=DISPATCH_JOB_TIMEOUT)
 cron.register(

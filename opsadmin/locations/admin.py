@@ -1,30 +1,22 @@
-"""Console views of the locations feature, and the base every master-data view shares.
-
-:class:`MasterDataView` runs the feature's service validator on the object the form populated
-(``on_model_change``), so the console and the API refuse the same bad data with the same message:
-the message is flashed and attached to the form fields, the transaction is rolled back, and
-nothing is saved — no row, no audit event. Writes are audited as the signed-in user.
+"""Console views of the locations feature: regions, location closures, site registrations.
 
 The Locations view itself lives in :mod:`opsadmin.rooms.admin`: it shows rooms inline, and rooms
-build on locations, not the other way round.
+build on locations, not the other way round. The console places the closures and registrations
+after it in the "Sites" menu (see :mod:`opsadmin.admin`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
-from flask import current_app, request
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-from flask_login import current_user
 from markupsafe import Markup, escape
 from wtforms import StringField
-from wtforms.validators import ValidationError
 
-from opsadmin.audit.service import Actor, acting_as
-from opsadmin.auth.admin import SecureModelView, user_region_ids
+from opsadmin.config import setting
+from opsadmin.console import SITES, MasterDataView
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.impact import ImpactConfirmMixin
@@ -37,107 +29,9 @@ from opsadmin.locations.models import (
     SiteRegistration,
     SiteRule,
 )
+from opsadmin.locations.scoping import region_of_location, scoped_locations
 
-SITES = "Sites"
-TIMESTAMPS = ("created_at", "updated_at")
 # Console endpoints are "admin_<slug>" at /admin/<slug>/: the API's blueprints own the bare names.
-
-
-def console_actor() -> Actor:
-    """The signed-in console user as the audit actor."""
-    return Actor("user", current_user.id, current_user.email, request.remote_addr or "")
-
-
-class MasterDataView(SecureModelView):
-    """A scoped model view whose writes go through the feature's service rules."""
-
-    form_excluded_columns = TIMESTAMPS
-    column_exclude_list = TIMESTAMPS
-
-    # -- rules ---------------------------------------------------------------------------------
-    def validate_model(self, model: Any) -> None:
-        """Raise a DomainError when ``model`` breaks a rule (override with the service call)."""
-
-    def check_delete(self, model: Any) -> None:
-        """Raise a DomainError when ``model`` may not be deleted (override)."""
-
-    def regions_of(self, model: Any) -> set[int | None]:
-        """The regions ``model`` belongs to, for checking a scoped user's write (override)."""
-        return set()
-
-    # -- flask-admin hooks ---------------------------------------------------------------------
-    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
-        # No autoflush: the populated object must not reach the database before it is checked
-        # (a CHECK constraint would answer first, with an unreadable IntegrityError).
-        with db.session.no_autoflush:
-            self._check_write_scope(model)
-            try:
-                self.validate_model(model)
-            except DomainError as error:
-                _attach_errors(form, error.errors or {})
-                raise ValidationError(error.message) from error
-
-    def on_model_delete(self, model: Any) -> None:
-        with db.session.no_autoflush:
-            self._check_write_scope(model)
-            try:
-                self.check_delete(model)
-            except DomainError as error:
-                raise ValidationError(error.message) from error
-
-    def _check_write_scope(self, model: Any) -> None:
-        allowed = user_region_ids()
-        if allowed is None:
-            return
-        regions = self.regions_of(model)
-        if not regions or not regions <= allowed:
-            raise ValidationError("You can only change records of your own regions.")
-
-    def create_model(self, form: Any) -> Any:
-        with acting_as(console_actor()):
-            return super().create_model(form)
-
-    def update_model(self, form: Any, model: Any) -> bool:
-        with acting_as(console_actor()):
-            return super().update_model(form, model)
-
-    def delete_model(self, model: Any) -> bool:
-        with acting_as(console_actor()):
-            return super().delete_model(model)
-
-
-def _attach_errors(form: Any, errors: dict[str, Any]) -> None:
-    """Show the service's per-field messages next to the fields the form has."""
-    for name, messages in errors.items():
-        field = form._fields.get(name) if hasattr(form, "_fields") else None
-        if field is None:
-            continue
-        more = messages if isinstance(messages, list) else [str(messages)]
-        field.errors = [*field.errors, *more]
-
-
-def scoped_regions() -> Iterable[Region]:
-    """The regions the current user may choose in a form."""
-    query = db.select(Region).order_by(Region.code)
-    allowed = user_region_ids()
-    if allowed is not None:
-        query = query.where(Region.id.in_(allowed or {-1}))
-    return db.session.scalars(query).all()
-
-
-def scoped_locations() -> Iterable[Location]:
-    """The locations the current user may choose in a form."""
-    query = db.select(Location).order_by(Location.code)
-    allowed = user_region_ids()
-    if allowed is not None:
-        query = query.where(Location.region_id.in_(allowed or {-1}))
-    return db.session.scalars(query).all()
-
-
-def region_of_location(location: Location | None) -> int | None:
-    if location is None:
-        return None
-    return location.region.id if location.region is not None else location.region_id
 
 
 class EmailListField(StringField):
@@ -202,7 +96,7 @@ REGISTRATION_BADGES = {
 
 
 def _warning_days() -> int:
-    return int(current_app.config.get("OPSADMIN_CREDENTIAL_WARNING_DAYS", 60))
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 class RegistrationStatusFilter(BaseSQLAFilter):
@@ -217,13 +111,10 @@ class RegistrationStatusFilter(BaseSQLAFilter):
         return value in service.REGISTRATION_STATUSES
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
-        today = dt.date.today()
-        horizon = today + dt.timedelta(days=_warning_days())
-        expires = SiteRegistration.expires_on
+        status = service.registration_status_sql(dt.date.today(), _warning_days())
         if value == "valid":
-            return query.filter(expires > horizon)
-        window = expires < today if value == "expired" else expires.between(today, horizon)
-        return query.filter(window, ~service.registration_renewed())
+            return query.filter(status == value)
+        return query.filter(status == value, ~service.registration_renewed())
 
     def operation(self) -> str:
         return "is"
@@ -284,8 +175,8 @@ class SiteRuleView(ImpactConfirmMixin, MasterDataView):
 
 
 def admin_views() -> list[BaseView]:
-    """Regions. The rest of the "Sites" menu (locations with rooms inline, closures,
-    registrations) is added by :mod:`opsadmin.rooms.admin`, in the order people look for it."""
+    """Regions. The rest of the "Sites" menu: locations with rooms inline
+    (:mod:`opsadmin.rooms.admin`), then :func:`closure_and_registration_views`."""
     return [
         RegionView(
             Region, db, name="Regions", category=SITES, endpoint="admin_regions", url="regions"

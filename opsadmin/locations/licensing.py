@@ -24,7 +24,7 @@ from opsadmin.locations.models import (
     SiteRegistration,
     SiteRule,
 )
-from opsadmin.locations.service import US_STATES, FieldErrors, check_state, duplicate
+from opsadmin.validation import US_STATES, FieldErrors, check_state, duplicate
 
 # Seeded by the migration (and by ensure_default_site_rules): a DEA registration everywhere,
 # a state controlled-substance registration where the state requires one of the site.

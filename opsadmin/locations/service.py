@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from opsadmin.db import Base
-from opsadmin.errors import DUPLICATE, Conflict, DomainError, InvalidInput, NotFound
+from opsadmin import expiry
+from opsadmin.errors import DomainError, InvalidInput, NotFound
 from opsadmin.locations.models import (
     SITE_REGISTRATION_KINDS,
     Location,
@@ -20,10 +19,18 @@ from opsadmin.locations.models import (
     Region,
     SiteRegistration,
 )
+from opsadmin.validation import (
+    FieldErrors,
+    apply_values,
+    check_email,
+    check_required,
+    check_state,
+    delete_without_history,
+    duplicate,
+    is_taken,
+)
 
 Interval = tuple[dt.datetime, dt.datetime]
-# 409 code of a delete refused because rows hang on the row (deactivate it instead).
-IN_USE = "in_use"
 
 
 @lru_cache(maxsize=256)
@@ -93,117 +100,7 @@ def is_open_between(location: Location, starts_at: dt.datetime, ends_at: dt.date
 # refused write leaves neither the row nor its audit event. The console calls the same
 # ``validate_*`` functions on the object its form populated; the API calls ``create_*``/``update_*``.
 
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY "
-    # The District of Columbia and the inhabited territories issue licenses too.
-    "DC PR GU VI AS MP".split()
-)
 _PHONE_CHARACTERS = frozenset("0123456789+-(). ")
-HISTORY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    # What hangs on a row and forbids deleting it: (table, column) pairs, named rather than
-    # imported so that locations need not depend on the features built on top of them.
-    "location": (
-        ("appointment", "location_id"),
-        ("referral", "consult_location_id"),
-        ("referral", "treatment_location_id"),
-        ("room", "location_id"),
-    ),
-    "room": (("appointment", "room_id"),),
-    "staff_member": (("appointment", "staff_id"), ("screening", "decided_by_id")),
-}
-
-
-class FieldErrors(dict):
-    """Per-field error messages collected while validating; ``raise_if_any`` raises InvalidInput."""
-
-    def add(self, field: str, message: str) -> None:
-        self.setdefault(field, []).append(message)
-
-    def raise_if_any(self, what: str) -> None:
-        if self:
-            summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.items())
-            raise InvalidInput(f"Invalid {what} — {summary}", errors=dict(self))
-
-
-def check_email(address: str | None) -> str | None:
-    """The normalised address, or None when ``address`` is not a syntactically valid e-mail."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(address or "", check_deliverability=False).normalized
-    except EmailNotValidError:
-        return None
-
-
-def check_state(errors: FieldErrors, state: str | None, field: str = "state") -> None:
-    if not state:
-        errors.add(field, "A US state code is required (e.g. IN).")
-    elif state not in US_STATES:
-        errors.add(field, f"{state!r} is not a US state or territory code (e.g. IN, IL).")
-
-
-def check_required(errors: FieldErrors, values: dict[str, object]) -> None:
-    for field, value in values.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
-            errors.add(field, "This field is required.")
-
-
-def history_of(session: Session, table: str, row_id: int | None) -> list[str]:
-    """Human names of the rows that reference ``table`` row ``row_id`` (its history), if any."""
-    if row_id is None:
-        return []
-    found = []
-    for other, column in HISTORY_TABLES.get(table, ()):
-        referencing = Base.metadata.tables[other]
-        count = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(referencing)
-            .where(referencing.c[column] == row_id)
-        )
-        if count:
-            found.append(f"{count} {other.replace('_', ' ')}(s)")
-    return found
-
-
-def refuse_delete_with_history(session: Session, obj: Base, what: str) -> None:
-    """Conflict(code=in_use) when rows hang on ``obj``: deactivate it instead."""
-    with session.no_autoflush:
-        history = history_of(session, obj.__table__.name, obj.id)
-    if history:
-        raise Conflict(
-            f"This {what} has history ({', '.join(history)}) and cannot be deleted: "
-            "deactivate it instead (untick Active).",
-            code=IN_USE,
-            errors={"active": ["Deactivate instead of deleting."]},
-        )
-
-
-def apply_values(obj: Base, values: dict[str, object], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown field(s): {', '.join(unknown)}.",
-            errors={name: ["Unknown field."] for name in unknown},
-        )
-    for name, value in values.items():
-        # Load the old value first: after a commit the attribute is expired, and the audit hook
-        # would otherwise see no previous value to record.
-        getattr(obj, name)
-        setattr(obj, name, value)
-
-
-def _is_taken(session: Session, column: Any, value: object, obj: Base) -> bool:
-    model = column.class_
-    query = sa.select(model.id).where(column == value)
-    if obj.id is not None:
-        query = query.where(model.id != obj.id)
-    with session.no_autoflush:
-        return session.scalar(query.limit(1)) is not None
-
-
-def duplicate(field: str, message: str) -> Conflict:
-    return Conflict(message, code=DUPLICATE, errors={field: [message]})
 
 
 # -- regions -----------------------------------------------------------------------------------
@@ -222,7 +119,7 @@ def validate_region(session: Session, region: Region) -> None:
             if check_email(address) is None:
                 errors.add("lead_emails", f"{address!r} is not a valid e-mail address.")
     errors.raise_if_any("region")
-    if _is_taken(session, Region.code, region.code, region):
+    if is_taken(session, Region.code, region.code, region):
         raise duplicate("code", f"A region with code {region.code!r} already exists.")
 
 
@@ -277,7 +174,7 @@ def validate_location(session: Session, location: Location) -> None:
     _check_phone(errors, location.phone)
     check_opening_hours(errors, location.opening_hours)
     errors.raise_if_any("location")
-    if _is_taken(session, Location.code, location.code, location):
+    if is_taken(session, Location.code, location.code, location):
         raise duplicate("code", f"A location with code {location.code!r} already exists.")
 
 
@@ -412,9 +309,7 @@ def get_location(session: Session, code: str) -> Location:
 
 def delete_location(session: Session, location: Location) -> None:
     """Delete a location that has no history; Conflict(in_use) otherwise (deactivate it)."""
-    refuse_delete_with_history(session, location, "location")
-    session.delete(location)
-    session.flush()
+    delete_without_history(session, location, "location")
 
 
 # -- location closures -------------------------------------------------------------------------
@@ -509,23 +404,17 @@ REGISTRATION_STATUSES = ("valid", "expiring", "expired")
 
 
 def registration_status(expires_on: dt.date, today: dt.date, warning_days: int) -> str:
-    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``."""
-    if expires_on < today:
-        return "expired"
-    return "expiring" if expires_on <= today + dt.timedelta(days=warning_days) else "valid"
+    """``expired`` before today, ``expiring`` within the credential warning window, else ``valid``
+    (:mod:`opsadmin.expiry`; a registration is never "unverified")."""
+    return expiry.status_of(expires_on, today, warning_days)
+
+
+def registration_status_sql(today: dt.date, warning_days: int) -> sa.ColumnElement[str]:
+    """:func:`registration_status` as a SQL expression over the site registration table."""
+    return expiry.status_sql(SiteRegistration.expires_on, today, warning_days)
 
 
 def registration_renewed() -> sa.ColumnElement[bool]:
     """True for a site registration superseded by a newer one of the same kind and state at the
     same site: its expiry is no longer news (the console, the dashboard and the digest skip it)."""
-    newer = aliased(SiteRegistration)
-    return (
-        sa.select(newer.id)
-        .where(
-            newer.location_id == SiteRegistration.location_id,
-            newer.kind == SiteRegistration.kind,
-            newer.state == SiteRegistration.state,
-            newer.expires_on > SiteRegistration.expires_on,
-        )
-        .exists()
-    )
+    return expiry.superseded_by_renewal(SiteRegistration, "location_id", "kind", "state")

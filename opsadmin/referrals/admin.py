@@ -23,8 +23,8 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from werkzeug.datastructures import MultiDict
 
 from opsadmin.audit import service as audit
-from opsadmin.auth.admin import SecureModelView, user_region_ids
 from opsadmin.bookings.availability import availability
+from opsadmin.console import SecureModelView, user_region_ids
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db

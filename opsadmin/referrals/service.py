@@ -11,6 +11,9 @@ action, the API key of an API call, ``system`` for jobs and the CLI. Automatic m
 with the actor whose appointment call caused them (the booking system's API key, normally), so
 the referral's history and the audit log name the same caller; their reason starts with
 ``automatic:`` so they stay distinguishable from explicit transitions.
+
+Over 500 lines on purpose: the explicit transitions, the screening rules and the moves that
+appointments drive all read :data:`TRANSITIONS` and must be changed together.
 """
 
 from __future__ import annotations
@@ -23,12 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from opsadmin.audit.service import current_actor
-from opsadmin.config import DEFAULTS
-from opsadmin.db import UTCDateTime, utcnow
+from opsadmin.config import setting
+from opsadmin.db import Base, utcnow
 from opsadmin.errors import (
     INVALID_TRANSITION,
     REFERRAL_LOCATION_MISMATCH,
@@ -72,25 +74,12 @@ ACTIVE_APPOINTMENT_STATUSES = ("booked", "checked_in")
 DEFAULT_PLANNED_SESSIONS = 6
 NPI_PREFIX = "80840"
 
-# Appointments, seen through the columns this module reads. A Core table rather than the bookings
-# model: bookings depends on referrals (DESIGN §2), never the other way round.
-appointment_table = sa.table(
-    "appointment",
-    sa.column("id", sa.Integer),
-    sa.column("external_id", sa.String),
-    sa.column("referral_id", sa.Integer),
-    sa.column("location_id", sa.Integer),
-    sa.column("kind", sa.String),
-    sa.column("status", sa.String),
-    sa.column("starts_at", UTCDateTime()),
-)
 
-
-def setting(name: str) -> Any:
-    """A configuration value: the app's when there is one, else the default (jobs, shell, tests)."""
-    if has_app_context():
-        return current_app.config.get(name, DEFAULTS[name])
-    return DEFAULTS[name]
+def appointments() -> sa.Table:
+    """The bookings feature's appointment table, as the metadata holds it (every model is
+    registered before the first query). Looked up, not imported: bookings depends on referrals
+    (a booking may carry a referral), never the other way round."""
+    return Base.metadata.tables["appointment"]
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -208,23 +197,32 @@ def _active_location(
 
 
 def move_referral(session: Session, referral: Referral, to: str, *, reason: str = "") -> None:
-    """Move ``referral`` to ``to`` if the state machine allows it, recording the event.
+    """Move ``referral`` to ``to`` now if the state machine allows it, recording the event.
 
     Conflict(invalid_transition) otherwise, with nothing changed. Entering ``completed`` sets
     the follow-up due date.
     """
+    record_transition(referral, to, at=utcnow(), reason=reason)
+    if to == "completed":
+        referral.follow_up_due_on = follow_up_due_on(session, referral)
+
+
+def record_transition(referral: Referral, to: str, *, at: dt.datetime, reason: str = "") -> None:
+    """The state machine's step: Conflict(invalid_transition) unless :data:`TRANSITIONS` allow
+    ``to``; else the event (by the current actor, at ``at``) and the new status."""
     if to not in TRANSITIONS.get(referral.status, frozenset()):
         raise Conflict(
             f"A referral in {referral.status} cannot move to {to}.", code=INVALID_TRANSITION
         )
-    if to == "completed":
-        referral.follow_up_due_on = follow_up_due_on(session, referral)
-    _record_event(referral, referral.status, to, reason=reason)
+    _record_event(referral, referral.status, to, reason=reason, at=at)
     referral.status = to
-    referral.status_changed_at = utcnow()
+    referral.status_changed_at = at
 
 
-def _record_event(referral: Referral, from_status: str | None, to: str, *, reason: str) -> None:
+def _record_event(
+    referral: Referral, from_status: str | None, to: str, *, reason: str,
+    at: dt.datetime | None = None,
+) -> None:  # fmt: skip
     actor = current_actor()
     # ReferralEvent knows three kinds of actor; an unauthenticated caller never gets this far.
     actor_type = actor.type if actor.type in ("user", "api_key") else "system"
@@ -235,7 +233,7 @@ def _record_event(referral: Referral, from_status: str | None, to: str, *, reaso
             actor_type=actor_type,
             actor_id=actor.id if actor_type != "system" else None,
             actor_label=actor.label,
-            at=utcnow(),
+            at=at or utcnow(),
             reason=reason,
         )
     )
@@ -245,10 +243,10 @@ def follow_up_due_on(session: Session, referral: Referral) -> dt.date:
     """OPSADMIN_FOLLOW_UP_DAYS after the last completed infusion's local date at the treatment
     location (today there, when the course is closed without one)."""
     last = session.scalar(
-        sa.select(sa.func.max(appointment_table.c.starts_at)).where(
-            appointment_table.c.referral_id == referral.id,
-            appointment_table.c.kind == "infusion",
-            appointment_table.c.status == "completed",
+        sa.select(sa.func.max(appointments().c.starts_at)).where(
+            appointments().c.referral_id == referral.id,
+            appointments().c.kind == "infusion",
+            appointments().c.status == "completed",
         )
     )
     day = local_date(referral.treatment_location, last or utcnow())
@@ -488,7 +486,7 @@ def _next_automatic_move(referral: Referral, facts: AppointmentFacts) -> tuple[s
 
 def appointment_facts(session: Session, referral_id: int) -> AppointmentFacts:
     """Count the referral's consults and infusions by whether they are active or completed."""
-    a = appointment_table.c
+    a = appointments().c
     rows = session.execute(
         sa.select(a.kind, a.status, sa.func.count())
         .where(a.referral_id == referral_id, a.kind.in_(("consult", "infusion")))
@@ -527,7 +525,7 @@ def stalled_filter(as_of: dt.datetime | None = None) -> sa.ColumnElement[bool]:
         cutoff = as_of - dt.timedelta(days=int(setting(setting_name)))
         return sa.and_(Referral.status == status, Referral.status_changed_at < cutoff)
 
-    a = appointment_table.c
+    a = appointments().c
     future_session = (
         sa.select(a.id)
         .where(

@@ -7,18 +7,20 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
-from opsadmin.audit.service import Actor, acting_as, record
-from opsadmin.auth.admin import SecureModelView, SecureView, user_region_ids
+from opsadmin.audit.service import acting_as, record
+from opsadmin.config import setting
+from opsadmin.console import SecureModelView, SecureView, console_actor, user_region_ids
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.jobs import EMAIL, REPORTS, enqueue
 from opsadmin.locations.models import Region
 from opsadmin.notifications.outbox import list_outbox, message_parts, read_outbox_message
 from opsadmin.reports import service
-from opsadmin.reports.jobs import queues
+from opsadmin.reports.jobs import run_report, send_delivery
 from opsadmin.reports.models import REPORT_KINDS, ReportRun
 from opsadmin.reports.weeks import week_of
 
@@ -28,10 +30,6 @@ ARTEFACTS = {
     "csv": ("text/csv", "csv", True),
     "png": ("image/png", "png", False),
 }
-
-
-def console_actor() -> Actor:
-    return Actor("user", current_user.id, current_user.email, request.remote_addr or "")
 
 
 def visible_regions() -> list[Region]:
@@ -96,7 +94,7 @@ class ReportRunView(SecureModelView):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for(".index_view"))
-        queues().run_report(run.id)  # after the commit: the job must find its run
+        enqueue(REPORTS, run_report, run.id)  # after the commit: the job must find its run
         flash(f"{kind} {region.code} {week} queued.", "success")
         return redirect(url_for(".details_view", id=run.id))
 
@@ -116,7 +114,7 @@ class ReportRunView(SecureModelView):
             flash(error.message, "error")
             return redirect(url_for(".details_view", id=run_id))
         for delivery_id, generation in pending:
-            queues().send_delivery(delivery_id, generation)
+            enqueue(EMAIL, send_delivery, delivery_id, generation)
         flash(f"Resending to {len(pending)} recipient(s).", "success")
         return redirect(url_for(".details_view", id=run_id))
 
@@ -145,7 +143,7 @@ class OutboxView(SecureView):
 
     @staticmethod
     def embedded() -> bool:
-        return not current_app.config.get("SMTP_HOST")
+        return not setting("SMTP_HOST")
 
     def is_visible(self) -> bool:
         return self.embedded()
@@ -158,13 +156,13 @@ class OutboxView(SecureView):
 
     @expose("/")
     def index(self) -> str:
-        entries = list_outbox(current_app.config["OPSADMIN_OUTBOX_DIR"], self._region_codes())
+        entries = list_outbox(setting("OPSADMIN_OUTBOX_DIR"), self._region_codes())
         return self.render("reports/outbox.html", entries=entries)
 
     @expose("/<filename>")
     def message(self, filename: str) -> str:
         # (not "name": flask-admin passes the view function's name under that keyword)
-        message = read_outbox_message(current_app.config["OPSADMIN_OUTBOX_DIR"], filename)
+        message = read_outbox_message(setting("OPSADMIN_OUTBOX_DIR"), filename)
         codes = self._region_codes()
         if message is None or (codes is not None and message.get("X-Opsadmin-Region") not in codes):
             abort(404)

@@ -11,17 +11,17 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
-from opsadmin.locations.service import registration_renewed
+from opsadmin.locations.service import registration_renewed, registration_status_sql
 from opsadmin.referrals.models import Referral, ReferralEvent
 from opsadmin.referrals.service import stalled_filter
 from opsadmin.staff.models import Credential, StaffMember, staff_location
+from opsadmin.staff.service import credential_renewed, credential_status_sql
 
 # Stage → the statuses that prove a referral reached it (its own and every later one).
 FUNNEL = {
@@ -41,12 +41,6 @@ FUNNEL = {
 STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
 # Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
 CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
-
-
-def setting(name: str) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, DEFAULTS[name]))
-    return int(DEFAULTS[name])
 
 
 def midnight(day: dt.date) -> dt.datetime:
@@ -76,7 +70,7 @@ def stalled(session: Session, region_id: int, as_of: dt.date) -> dict[str, list[
 
 def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Follow-ups due within the window or overdue that have not happened yet."""
-    window = as_of + dt.timedelta(days=setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS"))
+    window = as_of + dt.timedelta(days=int(setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS")))
     done = (
         sa.select(Appointment.id)
         .where(
@@ -116,7 +110,7 @@ def _reached(stage: str) -> sa.ColumnElement[int]:
 
 def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Referrals received in the last N days per consult location, and how far they got."""
-    since = as_of - dt.timedelta(days=setting("OPSADMIN_FUNNEL_DAYS"))
+    since = as_of - dt.timedelta(days=int(setting("OPSADMIN_FUNNEL_DAYS")))
     counts = {
         row[0]: row[1:]
         for row in session.execute(
@@ -146,14 +140,14 @@ def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, A
     return rows
 
 
-def _status(expires_on: dt.date, as_of: dt.date) -> str:
-    return "expired" if expires_on < as_of else "expiring"
+def warning_days() -> int:
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 def _expiring(column: Any, as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
     if on_dates is not None:
         return column.in_(on_dates)
-    return column <= as_of + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    return column <= as_of + dt.timedelta(days=warning_days())
 
 
 def staff_credentials(
@@ -162,21 +156,10 @@ def staff_credentials(
     """Credentials of the region's active staff expiring within the window or expired (the latest
     of each kind and state only: a renewed license is not flagged); ``on_dates`` narrows the
     expiry to those dates (the daily job)."""
-    newer = aliased(Credential)
     in_region = (
         sa.select(staff_location.c.staff_id)
         .join(Location, Location.id == staff_location.c.location_id)
         .where(staff_location.c.staff_id == Credential.staff_id, Location.region_id == region_id)
-        .exists()
-    )
-    renewed = (
-        sa.select(newer.id)
-        .where(
-            newer.staff_id == Credential.staff_id,
-            newer.kind == Credential.kind,
-            sa.func.coalesce(newer.state, "") == sa.func.coalesce(Credential.state, ""),
-            newer.expires_on > Credential.expires_on,
-        )
         .exists()
     )
     rows = session.execute(
@@ -186,13 +169,14 @@ def staff_credentials(
             Credential.kind,
             Credential.state,
             Credential.expires_on,
+            credential_status_sql(as_of, warning_days()),
         )
         .join(StaffMember, StaffMember.id == Credential.staff_id)
         .where(
             StaffMember.active.is_(True),
             _expiring(Credential.expires_on, as_of, on_dates),
             in_region,
-            ~renewed,
+            ~credential_renewed(),
         )
         .order_by(Credential.expires_on, Credential.id)
     ).all()
@@ -203,9 +187,9 @@ def staff_credentials(
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
-            "status": _status(expires, as_of),
+            "status": status,
         }
-        for cid, staff_id, kind, state, expires in rows
+        for cid, staff_id, kind, state, expires, status in rows
     ]
 
 
@@ -220,6 +204,7 @@ def site_registrations(
             SiteRegistration.kind,
             SiteRegistration.state,
             SiteRegistration.expires_on,
+            registration_status_sql(as_of, warning_days()),
         )
         .join(Location, Location.id == SiteRegistration.location_id)
         .where(
@@ -236,9 +221,9 @@ def site_registrations(
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
-            "status": _status(expires, as_of),
+            "status": status,
         }
-        for rid, code, kind, state, expires in rows
+        for rid, code, kind, state, expires, status in rows
     ]
 
 
@@ -267,7 +252,7 @@ def followup_for_region(
 def credential_changes(session: Session, region: Region, on: dt.date) -> dict[str, Any]:
     """For the daily job: credentials entering the warning window on ``on`` (they expire in
     exactly the window's days) and those that expired on ``on`` (good through the day before)."""
-    entering = on + dt.timedelta(days=setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
+    entering = on + dt.timedelta(days=int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS")))
     expired = on - dt.timedelta(days=1)
     dates = [entering, expired]
 

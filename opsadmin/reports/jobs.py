@@ -1,9 +1,9 @@
 """The reports' jobs: plain functions of ids and primitives, run inside an app context.
 
-``opsadmin.jobs`` enqueues them (RQ, or in-process when REDIS_URL is unset) through the
-``opsadmin_jobs`` app extension, so this feature never imports the composition package.
-Each job loads by id, calls the service, commits, and records the outcome; an exception is
-re-raised after the outcome is committed so RQ retries it with back-off.
+:func:`opsadmin.jobs.enqueue` queues them (RQ, or in-process when REDIS_URL is unset); the
+worker runs them in its app context. Each job loads by id, calls the service, commits, and
+records the outcome; an exception is re-raised after the outcome is committed so RQ retries it
+with back-off.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import hashlib
 import logging
 import os
 import time
-from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from opsadmin.audit.service import SYSTEM, acting_as, record
 from opsadmin.auth.models import User
+from opsadmin.config import setting
 from opsadmin.db import utcnow
 from opsadmin.extensions import db
+from opsadmin.jobs import EMAIL, REPORTS, enqueue
 from opsadmin.locations.models import Region
 from opsadmin.notifications.mail import (
     Attachment,
@@ -37,13 +38,6 @@ from opsadmin.reports.models import ReportDelivery, ReportRun
 from opsadmin.reports.render import CHART_CID, render_credentials, subject_of
 
 log = logging.getLogger(__name__)
-# Test-only: while this file exists the first build pauses (a test SIGKILLs the horse mid-run).
-PAUSE_ENV = "OPSADMIN_TEST_PAUSE_BUILD_FILE"
-
-
-def queues() -> Any:
-    """The app's job queues (see opsadmin.jobs.Jobs)."""
-    return current_app.extensions["opsadmin_jobs"]
 
 
 def current_job_id() -> str:
@@ -59,25 +53,12 @@ def dispatch_reports(now: str | None = None) -> list[int]:
         run_ids = service.dispatch(db.session, dt.datetime.fromisoformat(now) if now else None)
         db.session.commit()
     for run_id in run_ids:
-        queues().run_report(run_id)
+        enqueue(REPORTS, run_report, run_id)
     return run_ids
-
-
-def _pause_for_tests() -> None:
-    """Pause the first build while the file named by PAUSE_ENV exists (tests only; once)."""
-    path = os.environ.get(PAUSE_ENV)
-    if not path or not os.path.exists(path) or os.path.exists(f"{path}.pid"):
-        return
-    with open(f"{path}.pid", "w") as marker:
-        marker.write(str(os.getpid()))
-    deadline = time.monotonic() + 60
-    while os.path.exists(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def _build(run_id: int) -> None:
     run = service.get_run(db.session, run_id)
-    _pause_for_tests()
     figures, artefacts = service.build_artefacts(db.session, run.kind, run.region.code, run.week)
     service.store_build(db.session, run, figures, artefacts)
 
@@ -111,7 +92,7 @@ def _send_all(run_id: int) -> str:
     pending = service.unsent_deliveries(db.session, run_id)
     db.session.commit()
     for delivery_id, generation in pending:
-        queues().send_delivery(delivery_id, generation)
+        enqueue(EMAIL, send_delivery, delivery_id, generation)
     with acting_as(SYSTEM):
         service.finish_if_delivered(db.session, run_id)
         db.session.commit()
@@ -201,7 +182,7 @@ def notify_credential_expiry(on: str | None = None) -> int:
     expiring today. Once per (region, day, recipient), recorded in the audit log."""
     day = dt.date.fromisoformat(on) if on else utcnow().date()
     settings = MailSettings.from_config(current_app.config)
-    base_url = current_app.config["OPSADMIN_BASE_URL"].rstrip("/")
+    base_url = str(setting("OPSADMIN_BASE_URL")).rstrip("/")
     sent = 0
     with acting_as(SYSTEM):
         for region in db.session.scalars(sa.select(Region).order_by(Region.code)):

@@ -13,12 +13,11 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from opsadmin.audit.service import record
-from opsadmin.config import DEFAULTS
+from opsadmin.config import setting
 from opsadmin.db import utcnow
 from opsadmin.errors import Conflict, InvalidInput, NotFound
 from opsadmin.locations.models import Location, Region
@@ -33,10 +32,6 @@ SEND_HOUR = 7  # Monday 07:00 region-local
 CATCH_UP_WEEKS = 4
 CLAIMABLE = ("pending", "queued", "failed")
 RESUMABLE = ("queued", "running", "built", "failed")
-
-
-def setting(name: str, default: Any = None) -> Any:
-    return current_app.config.get(name, DEFAULTS.get(name, default))
 
 
 def stuck_cutoff(now: dt.datetime) -> dt.datetime:

@@ -8,6 +8,9 @@ travel to the database as a single JSON parameter, and one statement clips every
 appointment of the two weeks to them (GREATEST/LEAST), cuts the clipped time at local hours by
 joining a 24-row numbers CTE, and returns sums per room and week, per weekday and hour, and the
 completed/no-show counts. Available minutes are schedule arithmetic, done in Python.
+
+Longer than most modules on purpose: the slot arithmetic and the one statement that consumes the
+slots must change together, and splitting them would put one contract in two files.
 """
 
 from __future__ import annotations

@@ -12,20 +12,15 @@ from typing import Any
 from flask_admin import BaseView
 from flask_admin.form import DateTimeField
 
+from opsadmin.console import SITES, MasterDataView
 from opsadmin.extensions import db
 from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service as location_service
-from opsadmin.locations.admin import (
-    SITES,
-    MasterDataView,
-    closure_and_registration_views,
-    region_of_location,
-    scoped_locations,
-    scoped_regions,
-)
 from opsadmin.locations.models import Location, OpeningHours
+from opsadmin.locations.scoping import region_of_location, scoped_locations, scoped_regions
 from opsadmin.rooms import service
 from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
+from opsadmin.validation import refuse_delete_with_history
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
 WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
@@ -74,7 +69,7 @@ class LocationView(ImpactConfirmMixin, MasterDataView):
             service.validate_room(db.session, room)
 
     def check_delete(self, model: Location) -> None:
-        location_service.refuse_delete_with_history(db.session, model, "location")
+        refuse_delete_with_history(db.session, model, "location")
 
     def regions_of(self, model: Location) -> set[int | None]:
         return {region_of_location(model)}
@@ -96,7 +91,7 @@ class RoomView(ImpactConfirmMixin, MasterDataView):
         service.validate_room(db.session, model)
 
     def check_delete(self, model: Room) -> None:
-        location_service.refuse_delete_with_history(db.session, model, "room")
+        refuse_delete_with_history(db.session, model, "room")
 
     def regions_of(self, model: Room) -> set[int | None]:
         return {region_of_location(model.location)}
@@ -161,4 +156,4 @@ def admin_views() -> list[BaseView]:
             url="room_closures",
         ),
     ]
-    return location_views + closure_and_registration_views()
+    return location_views

@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from opsadmin.errors import DomainError, InvalidInput, NotFound
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import (
+from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
+from opsadmin.validation import (
     FieldErrors,
     apply_values,
     check_required,
+    delete_without_history,
     duplicate,
-    refuse_delete_with_history,
 )
-from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
 
 ROOM_FIELDS = ("location", "name", "kind", "capacity", "active")
 
@@ -100,9 +100,7 @@ def get_room(session: Session, room_id: int) -> Room:
 
 def delete_room(session: Session, room: Room) -> None:
     """Delete a room with no appointments; Conflict(in_use) otherwise (deactivate it)."""
-    refuse_delete_with_history(session, room, "room")
-    session.delete(room)
-    session.flush()
+    delete_without_history(session, room, "room")
 
 
 # -- room closures -----------------------------------------------------------------------------

@@ -11,17 +11,16 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from markupsafe import Markup, escape
 
+from opsadmin.config import setting
+from opsadmin.console import MasterDataView
 from opsadmin.extensions import db
 from opsadmin.impact import ImpactConfirmMixin
-from opsadmin.locations import service as location_service
-from opsadmin.locations.admin import MasterDataView, region_of_location, scoped_locations
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import US_STATES
+from opsadmin.locations.scoping import region_of_location, scoped_locations
 from opsadmin.staff import service
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
@@ -31,6 +30,7 @@ from opsadmin.staff.models import (
     CredentialRule,
     StaffMember,
 )
+from opsadmin.validation import US_STATES, refuse_delete_with_history
 
 STAFF = "Staff"
 BADGE_CLASSES = {
@@ -44,7 +44,7 @@ ROLE_CHOICES = [(role, role.replace("_", " ")) for role in STAFF_ROLES]
 
 
 def warning_days() -> int:
-    return int(current_app.config.get("OPSADMIN_CREDENTIAL_WARNING_DAYS", 60))
+    return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
 def status_badge(view: Any, context: Any, model: Credential, name: str) -> Markup:
@@ -55,16 +55,8 @@ def status_badge(view: Any, context: Any, model: Credential, name: str) -> Marku
 
 
 def status_condition(status: str, on: dt.date, days: int) -> sa.ColumnElement[bool]:
-    """SQL for ``credential_status(...) == status`` (keep in step with the service function)."""
-    horizon = on + dt.timedelta(days=days)
-    not_expired = Credential.expires_on >= on
-    verified = Credential.verified_on.is_not(None)
-    return {
-        "expired": Credential.expires_on < on,
-        "unverified": sa.and_(not_expired, Credential.verified_on.is_(None)),
-        "expiring": sa.and_(not_expired, verified, Credential.expires_on <= horizon),
-        "valid": sa.and_(verified, Credential.expires_on > horizon),
-    }[status]
+    """SQL for ``credential_status(...) == status``."""
+    return service.credential_status_sql(on, days) == status
 
 
 class CredentialStatusFilter(BaseSQLAFilter):
@@ -113,15 +105,7 @@ def _staff_regions(staff: StaffMember | None) -> set[int | None]:
     return {region_of_location(location) for location in (staff.locations if staff else [])}
 
 
-CREDENTIAL_FORM_COLUMNS = (
-    "kind",
-    "number",
-    "state",
-    "issued_on",
-    "expires_on",
-    "verified_on",
-    "verified_by",
-)
+CREDENTIAL_FORM_COLUMNS = service.CREDENTIAL_FIELDS
 STATE_CHOICES = [("", "—")] + [(code, code) for code in sorted(US_STATES)]
 
 
@@ -155,7 +139,7 @@ class StaffView(ImpactConfirmMixin, MasterDataView):
             service.validate_credential(db.session, credential)
 
     def check_delete(self, model: StaffMember) -> None:
-        location_service.refuse_delete_with_history(db.session, model, "staff member")
+        refuse_delete_with_history(db.session, model, "staff member")
 
     def regions_of(self, model: StaffMember) -> set[int | None]:
         return _staff_regions(model)
@@ -163,7 +147,7 @@ class StaffView(ImpactConfirmMixin, MasterDataView):
 
 def scoped_staff() -> Any:
     query = db.select(StaffMember).order_by(StaffMember.name)
-    from opsadmin.auth.admin import user_region_ids
+    from opsadmin.console import user_region_ids
 
     allowed = user_region_ids()
     if allowed is not None:

@@ -10,11 +10,12 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from opsadmin.auth.apikeys import api_key_required
+from opsadmin.config import setting
 from opsadmin.extensions import db
 from opsadmin.impact import bookings_at_risk, with_bookings_at_risk
 from opsadmin.locations.service import get_location
@@ -117,6 +118,6 @@ class StaffCredentials(MethodView):
         credential = service.add_credential(db.session, load_staff(staff_id), **data)
         db.session.commit()
         body = credential_view(
-            credential, dt.date.today(), current_app.config["OPSADMIN_CREDENTIAL_WARNING_DAYS"]
+            credential, dt.date.today(), int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
         ) | {"bookings_at_risk": bookings_at_risk(db.session)}
         return body, 201, {"Location": url_for("staff.Staff", staff_id=staff_id)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
@@ -78,6 +79,16 @@ class Credential(TimestampMixin, Base):
     expires_on: Mapped[dt.date]
     verified_on: Mapped[dt.date | None]
     verified_by: Mapped[str | None] = mapped_column(sa.String(120))
+
+    @hybrid_property
+    def unverified(self) -> bool:
+        """Nobody verified it yet (a row's value, or the SQL condition on the class)."""
+        return self.verified_on is None
+
+    @unverified.inplace.expression
+    @classmethod
+    def _unverified_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.verified_on.is_(None)
 
     staff: Mapped[StaffMember] = relationship(back_populates="credentials")
 

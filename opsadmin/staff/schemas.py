@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from opsadmin.config import setting
 from opsadmin.schemas import Schema, bookings_at_risk_field
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
@@ -51,10 +52,9 @@ class StaffSchema(Schema):
 
     @ma.pre_dump
     def flatten(self, staff: StaffMember, **kwargs: Any) -> dict[str, Any]:
-        from flask import current_app
 
         today = dt.date.today()
-        warning_days = current_app.config["OPSADMIN_CREDENTIAL_WARNING_DAYS"]
+        warning_days = int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
         flat = {
             "id": staff.id,
             "name": staff.name,

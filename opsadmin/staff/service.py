@@ -7,17 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin import expiry
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import (
-    FieldErrors,
-    apply_values,
-    check_email,
-    check_required,
-    check_state,
-    duplicate,
-    refuse_delete_with_history,
-)
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
     CLINICIAN_ROLES,
@@ -27,6 +19,15 @@ from opsadmin.staff.models import (
     Credential,
     CredentialRule,
     StaffMember,
+)
+from opsadmin.validation import (
+    FieldErrors,
+    apply_values,
+    check_email,
+    check_required,
+    check_state,
+    delete_without_history,
+    duplicate,
 )
 
 CREDENTIAL_STATUSES = ("unverified", "valid", "expiring", "expired")
@@ -49,15 +50,20 @@ DEFAULT_RULES: tuple[tuple[str, str, str], ...] = tuple(
 def credential_status(
     credential: Credential, on: dt.date, warning_days: int = DEFAULT_WARNING_DAYS
 ) -> str:
-    """``expired`` past its expiry; else ``unverified`` until verified; else ``expiring`` within
-    the warning window; else ``valid``. A credential is good through its expiry date."""
-    if credential.expires_on < on:
-        return "expired"
-    if credential.verified_on is None:
-        return "unverified"
-    if (credential.expires_on - on).days <= warning_days:
-        return "expiring"
-    return "valid"
+    """``expired``, ``unverified``, ``expiring`` or ``valid`` on ``on`` (:mod:`opsadmin.expiry`)."""
+    return expiry.status_of(credential.expires_on, on, warning_days, credential.unverified)
+
+
+def credential_status_sql(
+    on: dt.date, warning_days: int = DEFAULT_WARNING_DAYS
+) -> sa.ColumnElement[str]:
+    """:func:`credential_status` as a SQL expression over the credential table."""
+    return expiry.status_sql(Credential.expires_on, on, warning_days, Credential.unverified)
+
+
+def credential_renewed() -> sa.ColumnElement[bool]:
+    """True for a credential superseded by a newer one of the same kind and state."""
+    return expiry.superseded_by_renewal(Credential, "staff_id", "kind", "state")
 
 
 def ensure_default_rules(session: Session) -> int:
@@ -173,9 +179,7 @@ def get_staff(session: Session, staff_id: int) -> StaffMember:
 
 def delete_staff(session: Session, staff: StaffMember) -> None:
     """Delete a member with no appointments or screenings; Conflict(in_use) otherwise."""
-    refuse_delete_with_history(session, staff, "staff member")
-    session.delete(staff)
-    session.flush()
+    delete_without_history(session, staff, "staff member")
 
 
 def validate_credential(session: Session, credential: Credential) -> None:

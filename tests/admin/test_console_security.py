@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from opsadmin.audit.models import AuditEvent
-from opsadmin.auth.admin import SecureModelView, neutralise_cell
 from opsadmin.auth.models import ApiKey, ConsoleSession, User
+from opsadmin.console import SecureModelView, neutralise_cell
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from opsadmin.auth.admin import SecureModelView
+from opsadmin.console import SecureModelView
 from opsadmin.extensions import db
 from tests.console_matrix import violations
 from tests.factories import (

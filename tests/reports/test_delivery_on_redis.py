@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from opsadmin.jobs import QUEUES
+from opsadmin.jobs import QUEUES, REPORTS, enqueue, queue
 from opsadmin.reports import jobs as report_jobs
 from opsadmin.reports.models import ReportDelivery, ReportRun
 from tests.conftest import REAL_REDIS
@@ -87,10 +87,8 @@ def app_config(app_config, smtp):
 
 @pytest.fixture
 def queues(app):
-    jobs = app.extensions["opsadmin_jobs"]
     for name in QUEUES:
-        jobs.queue(name).empty()
-    return jobs
+        queue(name).empty()
 
 
 @pytest.fixture
@@ -116,9 +114,11 @@ def worker_env(app, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(app, **extra: str) -> subprocess.Popen:
+def start_worker(app, pause: Path | None = None, **extra: str) -> subprocess.Popen:
+    """A burst worker; with ``pause``, its first build waits while that file exists."""
+    command = ["worker.py"] if pause is None else ["-m", "tests.reports.paused_worker", str(pause)]
     return subprocess.Popen(
-        [sys.executable, "worker.py", "--burst", *QUEUES],
+        [sys.executable, *command, "--burst", *QUEUES],
         cwd=ROOT,
         env=worker_env(app, **extra),
         stdout=subprocess.PIPE,
@@ -167,7 +167,7 @@ def test_dispatching_twice_and_enqueueing_twice_send_once(app, session, site, sm
     report_jobs.dispatch_reports(MONDAY_0700.isoformat())
     report_jobs.dispatch_reports((MONDAY_0700 + dt.timedelta(hours=1)).isoformat())
     for run_id in session.scalars(sa.select(ReportRun.id)).all():
-        queues.run_report(run_id)  # a second job for the same run
+        enqueue(REPORTS, report_jobs.run_report, run_id)  # a second job for the same run
     session.rollback()
     run_worker(app)
     run_worker(app)
@@ -188,7 +188,7 @@ def test_sigkilled_work_horse_then_another_worker_sends_once(app, session, site,
     pause = tmp_path / "pause"
     pause.write_text("pause the first build")
     report_jobs.dispatch_reports(MONDAY_0700.isoformat())
-    worker = start_worker(app, OPSADMIN_TEST_PAUSE_BUILD_FILE=str(pause))
+    worker = start_worker(app, pause)
     horse = int(wait_for(Path(f"{pause}.pid")))
     assert "running" in session.scalars(sa.select(ReportRun.status)).all()
     session.rollback()
@@ -206,9 +206,7 @@ def test_killed_worker_and_horse_are_recovered_by_the_stuck_run_sweep(
     pause = tmp_path / "pause"
     pause.write_text("pause the first build")
     report_jobs.dispatch_reports(MONDAY_0700.isoformat())
-    worker = start_worker(
-        app, OPSADMIN_TEST_PAUSE_BUILD_FILE=str(pause), OPSADMIN_JOB_RETRY_INTERVALS=""
-    )
+    worker = start_worker(app, pause, OPSADMIN_JOB_RETRY_INTERVALS="")
     horse = int(wait_for(Path(f"{pause}.pid")))
     worker.kill()
     worker.wait(timeout=30)

@@ -113,3 +113,16 @@ def test_daily_changes_are_entering_the_window_or_expired_today(session, site):
     assert [(c["credential_id"], c["change"]) for c in changes["staff_credentials"]] == [
         (entering.id, "entering warning window")
     ]
+
+
+def test_an_unverified_credential_is_flagged_as_unverified(session, site):
+    staff = StaffFactory(locations=[site])
+    CredentialFactory(
+        staff=staff, kind="acls", state=None, verified_on=None, verified_by=None,
+        expires_on=AS_OF + dt.timedelta(days=20),
+    )  # fmt: skip
+    session.commit()
+    digest = followup_for_region(session, "IN", AS_OF, WEEK)
+    assert [(c["kind"], c["status"]) for c in digest["staff_credentials"]] == [
+        ("acls", "unverified")
+    ]
