@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin import expiry
 from opsadmin.locations.models import (
     SITE_REGISTRATION_KINDS,
     Location,
@@ -43,7 +44,7 @@ def covers(registration: SiteRegistration, state: str, kind: str, day: dt.date) 
         registration.kind == kind
         and registration.state == state
         and (registration.issued_on is None or registration.issued_on <= day)
-        and day <= registration.expires_on
+        and expiry.status_of(registration.expires_on, day, 0) != expiry.EXPIRED
     )
 
 
