@@ -24,10 +24,10 @@ from opsadmin.bookings.service import (
     is_printable_id,
     max_overlap,
     overlapping,
-    site_licensed,
 )
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
+from opsadmin.locations.licensing import Licensing, load_licensing
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.staff.eligibility import eligible_staff
@@ -77,7 +77,8 @@ def free_slots(
     days (three queries however many days and slots), then every slot is judged in memory.
     """
     found: dict[dt.date, list[Slot]] = {day: [] for day in days}
-    intervals = {day: _bookable_intervals(location, day, kind) for day in days}
+    licensing = load_licensing(session, [location]) if kind == "infusion" else None
+    intervals = {day: _bookable_intervals(location, day, licensing) for day in days}
     spans = [interval for day_intervals in intervals.values() for interval in day_intervals]
     if not spans:
         return found
@@ -103,12 +104,15 @@ def free_slots(
     return found
 
 
-def _bookable_intervals(location: Location, day: dt.date, kind: str) -> list[Interval]:
-    """The day's opening intervals, none when the site is inactive or (infusions) unlicensed."""
+def _bookable_intervals(
+    location: Location, day: dt.date, licensing: Licensing | None
+) -> list[Interval]:
+    """The day's opening intervals; none when the site is inactive or, given the licensing of
+    an infusion search, misses a registration its state requires that day."""
     if not location.active:
         return []
     intervals = locations.open_intervals(location, day)
-    if intervals and kind == "infusion" and not site_licensed(location, day):
+    if intervals and licensing is not None and licensing.missing(location, day):
         return []
     return intervals
 
