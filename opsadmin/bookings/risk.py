@@ -37,6 +37,7 @@ from opsadmin import impact
 from opsadmin.bookings.models import ACTIVE_STATUSES, Appointment, AppointmentRisk
 from opsadmin.bookings.service import LONGEST_APPOINTMENT, RULES_PASSED, max_overlap
 from opsadmin.db import utcnow
+from opsadmin.events.service import record_event
 from opsadmin.locations import service as locations
 from opsadmin.locations.licensing import load_licensing
 from opsadmin.locations.models import (
@@ -255,7 +256,8 @@ class Change:
 
 
 def store(session: Session, verdicts: dict[int, list[str]]) -> Change:
-    """Make the stored reasons of the judged appointments the verdicts (two or three statements)."""
+    """Make the stored reasons of the judged appointments the verdicts (two or three statements),
+    and tell the event feed of each booking whose reasons changed (two more, only then)."""
     if not verdicts:
         return Change(frozenset(), frozenset())
     table = AppointmentRisk.__table__
@@ -278,8 +280,29 @@ def store(session: Session, verdicts: dict[int, list[str]]) -> Change:
             table.insert(),
             [{"appointment_id": i, "reason": r, "flagged_at": now} for i, r in sorted(flagged)],
         )
-    _forget_loaded_risks(session, {i for i, _ in cleared | flagged})
+    changed = {i for i, _ in cleared | flagged}
+    _forget_loaded_risks(session, changed)
+    _record_events(session, {i: verdicts[i] for i in changed})
     return Change(frozenset(flagged), frozenset(cleared))
+
+
+def _record_events(session: Session, verdicts: dict[int, list[str]]) -> None:
+    """``appointment.at_risk`` for a booking whose stored reasons became some or changed,
+    ``appointment.risk_cleared`` for one whose reasons went back to none; the data is the
+    appointment as ``GET`` returns it (its ``at_risk`` the new reasons)."""
+    if not verdicts:
+        return
+    from opsadmin.bookings.schemas import AppointmentSchema
+
+    schema = AppointmentSchema()
+    for appointment in session.scalars(
+        sa.select(Appointment)
+        .where(Appointment.id.in_(verdicts))
+        .options(selectinload(Appointment.location), selectinload(Appointment.risks))
+        .order_by(Appointment.starts_at, Appointment.id)
+    ):
+        kind = "appointment.at_risk" if verdicts[appointment.id] else "appointment.risk_cleared"
+        record_event(session, kind, schema.dump(appointment))
 
 
 def _forget_loaded_risks(session: Session, ids: set[int]) -> None:
@@ -540,7 +563,9 @@ def install_risk_hook(session_class: Any = Session) -> None:
     impact.register_previewer(console_preview)
     if not event.contains(session_class, "after_flush", _after_flush):
         event.listen(session_class, "after_flush", _after_flush)
-        event.listen(session_class, "before_commit", _before_commit)
+        # First of the before-commit hooks: the verdicts' events must reach the outbox, whose
+        # own hook writes the transaction's events at commit.
+        event.listen(session_class, "before_commit", _before_commit, insert=True)
         event.listen(session_class, "after_soft_rollback", _after_rollback)
 
 

@@ -21,6 +21,7 @@ from opsadmin.events import service as events_service
 from opsadmin.events import webhooks
 from opsadmin.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from opsadmin.jobs import WEBHOOKS, is_inline, queue
+from tests.bookings.conftest import DAY, at
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +177,8 @@ def test_endpoint_failing_for_five_days_is_disabled_and_admins_told(
     assert client.get(f"/api/v1/webhooks/{hook['id']}", headers=headers).get_json()["active"]
 
     clock.move(hours=1, seconds=1)
-    client.put("/api/v1/appointments/BK-1", json=booking_body(status="completed"), headers=headers)
+    shorter = booking_body(status="checked_in", ends_at=at(DAY, "10:30").isoformat())
+    assert client.put("/api/v1/appointments/BK-1", json=shorter, headers=headers).status_code == 200
     assert (
         client.get(f"/api/v1/webhooks/{hook['id']}", headers=headers).get_json()["active"] is False
     )
@@ -186,8 +188,13 @@ def test_endpoint_failing_for_five_days_is_disabled_and_admins_told(
     mail = outbox[0].read_text()
     assert admin.email in mail and "disabled" in mail and receiver.url in mail
 
-    client.patch("/api/v1/appointments/BK-1", json={"status": "completed"}, headers=headers)
-    client.put("/api/v1/appointments/BK-2", json=booking_body(), headers=headers)
+    # A future appointment cannot be completed yet (not_started): cancel it, book another.
+    cancel = {"status": "cancelled"}
+    assert (
+        client.patch("/api/v1/appointments/BK-1", json=cancel, headers=headers).status_code == 200
+    )
+    other = booking_body(patient_ref="P-20932")
+    assert client.put("/api/v1/appointments/BK-2", json=other, headers=headers).status_code == 201
     assert len(receiver.received) == sent  # nothing more goes to a disabled endpoint
 
 
