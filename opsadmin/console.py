@@ -19,8 +19,6 @@ A row saved outside the user's regions is refused. Forms carry a CSRF token (Sec
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +35,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms.validators import ValidationError
 
+from opsadmin import impact
 from opsadmin.audit.service import Actor, acting_as
 from opsadmin.config import setting
 from opsadmin.csvsafe import csv_line, neutralise_cell
@@ -402,16 +401,18 @@ def console_actor() -> Actor:
 class MasterDataView(SecureModelView):
     """A scoped model view whose writes go through the feature's service rules.
 
-    ``impact``, when set, answers the bookings a proposed change would put at risk (rows to show).
-    The console's composition sets it (``opsadmin.admin.impact``): the features that own the rows
-    do not know the bookings built on them. A change with an impact is saved only once the user
-    has seen the list and confirmed it (``confirm_impact`` carries a digest of what they saw, so
-    a list that changed in between is shown again).
+    ``judges_impact``: the view's saves can put future bookings at risk (a closure, a room, a
+    credential, a registration …). Such a change is judged before it is saved
+    (:func:`opsadmin.impact.put_at_risk`, the bookings feature's own judge) and saved only once
+    the user has seen the list of the bookings it puts at risk and confirmed it (the page frame
+    shows the list and the "Save anyway" button; ``confirm_impact`` carries a digest of what they
+    saw, so a list that changed in between is shown again). The write is allowed: a burst pipe is
+    a fact. After the save, the page says how many touched bookings are at risk.
     """
 
     form_excluded_columns = TIMESTAMPS
     column_exclude_list = TIMESTAMPS
-    impact: Callable[[Any, Any], list[dict[str, Any]]] | None = None
+    judges_impact = False
 
     # -- rules ---------------------------------------------------------------------------------
     def validate_model(self, model: Any) -> None:
@@ -435,29 +436,33 @@ class MasterDataView(SecureModelView):
             except DomainError as error:
                 _attach_errors(form, error.errors or {})
                 raise ValidationError(error.message) from error
-            self._confirm_impact(model)
+        if self.judges_impact:
+            self._confirm_impact()
 
-    def _confirm_impact(self, model: Any) -> None:
-        if self.impact is None:
+    def _confirm_impact(self) -> None:
+        """Judge the checked change (this flushes it; nothing is committed before the user
+        confirms: a refusal rolls it back)."""
+        items = impact.put_at_risk(db.session)
+        if not items:
             return
-        rows = self.impact(db.session, model)
-        if not rows:
-            return
-        digest = impact_digest(rows)
+        digest = impact.digest(items)
         if request.form.get(CONFIRM_IMPACT) == digest:
-            g.confirmed_impact = rows
             return
-        g.booking_impact = {"rows": rows, "digest": digest}
+        g.booking_impact = {"rows": items, "digest": digest}
         raise ValidationError(
-            f"This change puts {len(rows)} booking(s) at risk: check them below, then "
+            f"This change puts {len(items)} booking(s) at risk: check them below, then "
             "confirm to save anyway."
         )
 
     def after_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         super().after_model_change(form, model, is_created)
-        confirmed = g.pop("confirmed_impact", None)
-        if confirmed:
-            flash(f"Saved. {len(confirmed)} booking(s) are at risk from this change.", "warning")
+        if self.judges_impact:
+            _flash_bookings_at_risk()
+
+    def after_model_delete(self, model: Any) -> None:
+        super().after_model_delete(model)
+        if self.judges_impact:
+            _flash_bookings_at_risk()
 
     def on_model_delete(self, model: Any) -> None:
         with db.session.no_autoflush:
@@ -491,10 +496,16 @@ class MasterDataView(SecureModelView):
 CONFIRM_IMPACT = "confirm_impact"
 
 
-def impact_digest(rows: list[dict[str, Any]]) -> str:
-    """What the user confirmed: the bookings' ids and times, so a changed list asks again."""
-    seen = ",".join(f"{row['id']}@{row['starts_at']}" for row in rows)
-    return hashlib.sha256(seen.encode()).hexdigest()[:24]
+def _flash_bookings_at_risk() -> None:
+    """How many of the bookings the committed change touched are at risk, linked to their list."""
+    count = impact.bookings_at_risk(db.session)
+    if count:
+        flash(
+            Markup('Saved. {} booking(s) are at risk from this change: <a href="{}">{}</a>.').format(
+                count, url_for("admin_at_risk.index"), "see Bookings at risk"
+            ),
+            "warning",
+        )
 
 
 def board_link(code: str, day: dt.date | None = None) -> Markup:

@@ -10,7 +10,6 @@ from flask_admin.theme import Bootstrap4Theme
 
 from opsadmin import audit, auth, bookings, events, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
-from opsadmin.admin.impact import install_impact_checks
 from opsadmin.admin.security import csp_nonce, init_security
 from opsadmin.labels import badge, label
 
@@ -56,7 +55,6 @@ def init_admin(app: Flask) -> Admin:
     for page in CONSOLE_PAGES:
         for view in importlib.import_module(f"opsadmin.admin.{page}").admin_views():
             admin.add_view(view)
-    install_impact_checks(admin)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.extensions["opsadmin_admin"] = admin
     return admin

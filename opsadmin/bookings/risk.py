@@ -524,25 +524,44 @@ def preview_impact(session: Session) -> Impact:
 
 
 def console_preview(session: Session) -> list[impact.AtRisk]:
-    """:func:`preview_impact` as the console shows it: booking id, site, local time, reasons."""
+    """:func:`preview_impact` as the console lists it: booking, site time, room, clinician,
+    reasons (the appointments' site, room and clinician read in three statements)."""
     found = preview_impact(session)
-    sites = {
-        loc.id: loc
-        for loc in session.scalars(
-            sa.select(Location).where(Location.id.in_({a.location_id for a, _, _ in found.at_risk}))
+    if not found.at_risk:
+        return []
+    loaded = {
+        a.id: a
+        for a in session.scalars(
+            sa.select(Appointment)
+            .where(Appointment.id.in_([a.id for a, _, _ in found.at_risk]))
+            .options(
+                selectinload(Appointment.location),
+                selectinload(Appointment.room),
+                selectinload(Appointment.staff),
+            )
         )
     }
-    items = []
-    for appointment, reasons, new in found.at_risk:
-        site = sites[appointment.location_id]
-        local = appointment.starts_at.astimezone(locations.zone(site.timezone))
-        items.append(
-            impact.AtRisk(
-                appointment.id, appointment.external_id, site.code,
-                f"{local:%a %d %b %Y %H:%M %Z}", tuple(reasons), new,
-            )
-        )  # fmt: skip
-    return items
+    return [_console_item(loaded[a.id], reasons, new) for a, reasons, new in found.at_risk]
+
+
+def _console_item(appointment: Appointment, reasons: list[str], new: bool) -> impact.AtRisk:
+    site = appointment.location
+    tz = locations.zone(site.timezone)
+    starts, ends = appointment.starts_at.astimezone(tz), appointment.ends_at.astimezone(tz)
+    return impact.AtRisk(
+        id=appointment.id,
+        external_id=appointment.external_id,
+        starts_at=appointment.starts_at.isoformat(),
+        site_time=f"{starts:%a %d %b %Y %H:%M}–{ends:%H:%M} {starts:%Z}",
+        location=site.code,
+        date=starts.date().isoformat(),
+        room=appointment.room.name,
+        clinician=appointment.staff.name,
+        kind=appointment.kind,
+        status=appointment.status,
+        reasons=tuple(reasons),
+        new=new,
+    )
 
 
 def _before_commit(session: Session) -> None:

@@ -19,7 +19,6 @@ from opsadmin.config import setting
 from opsadmin.console import SITES, MasterDataView
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
-from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.labels import badge, choices
 from opsadmin.locations import licensing, service
 from opsadmin.locations.models import (
@@ -71,7 +70,8 @@ class RegionView(MasterDataView):
         return {model.id}
 
 
-class LocationClosureView(ImpactConfirmMixin, MasterDataView):
+class LocationClosureView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     region_column = Location.region_id
     scope_joins = (LocationClosure.location,)
     column_list = ("location", "starts_on", "ends_on", "reason")
@@ -118,7 +118,8 @@ def registration_badge(view: Any, context: Any, model: SiteRegistration, name: s
     return badge(service.registration_status(model.expires_on, dt.date.today(), _warning_days()))
 
 
-class SiteRegistrationView(ImpactConfirmMixin, MasterDataView):
+class SiteRegistrationView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     region_column = Location.region_id
     scope_joins = (SiteRegistration.location,)
     column_list = ("location", "kind", "number", "state", "issued_on", "expires_on", "status")
@@ -140,10 +141,11 @@ class SiteRegistrationView(ImpactConfirmMixin, MasterDataView):
         return {region_of_location(model.location)}
 
 
-class SiteRuleView(ImpactConfirmMixin, MasterDataView):
+class SiteRuleView(MasterDataView):
     """Which registrations a site needs to take infusions, per state: everyone reads them,
     administrators change them (a change re-judges the state's future infusions)."""
 
+    judges_impact = True  # its saves can put future bookings at risk
     write_roles = ("admin",)
     column_list = ("state", "registration_kind")
     column_filters = ("state", "registration_kind")

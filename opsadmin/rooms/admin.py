@@ -14,7 +14,6 @@ from flask_admin.form import DateTimeField
 
 from opsadmin.console import SITES, MasterDataView, board_link
 from opsadmin.extensions import db
-from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service as location_service
 from opsadmin.locations.hours_grid import WeeklyHoursField
 from opsadmin.locations.models import Location
@@ -32,7 +31,8 @@ def room_board(view: Any, context: Any, model: Room, name: str) -> Any:
     return board_link(model.location.code)
 
 
-class LocationView(ImpactConfirmMixin, MasterDataView):
+class LocationView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     region_column = Location.region_id
     column_list = (
         "code",
@@ -91,7 +91,8 @@ class LocationView(ImpactConfirmMixin, MasterDataView):
         return {region_of_location(model)}
 
 
-class RoomView(ImpactConfirmMixin, MasterDataView):
+class RoomView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     region_column = Location.region_id
     scope_joins = (Room.location,)
     column_list = ("location", "name", "kind", "capacity", "active", "board")
@@ -121,7 +122,8 @@ def scoped_rooms() -> Any:
     return db.session.scalars(query).all()
 
 
-class RoomClosureView(ImpactConfirmMixin, MasterDataView):
+class RoomClosureView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     region_column = Location.region_id
     scope_joins = (RoomClosure.room, Room.location)
     column_list = ("room", "starts_at", "ends_at", "reason")

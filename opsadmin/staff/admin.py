@@ -23,7 +23,6 @@ from opsadmin.config import setting
 from opsadmin.console import MasterDataView, console_actor
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
-from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.labels import badge, choices, label
 from opsadmin.locations.models import Location
 from opsadmin.locations.scoping import region_of_location, scoped_locations
@@ -157,7 +156,8 @@ def staff_credentials(view: Any, context: Any, model: StaffMember, name: str) ->
     ).format(Markup("").join(rows))
 
 
-class StaffView(ImpactConfirmMixin, MasterDataView):
+class StaffView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     column_list = ("name", "email", "role", "locations", "active")
     column_details_list = ("name", "email", "role", "active", "locations", "credentials")
     column_formatters_detail = {"locations": staff_sites, "credentials": staff_credentials}
@@ -216,7 +216,8 @@ def scoped_staff() -> Any:
     return db.session.scalars(query).all()
 
 
-class CredentialView(ImpactConfirmMixin, MasterDataView):
+class CredentialView(MasterDataView):
+    judges_impact = True  # its saves can put future bookings at risk
     column_list = ("staff", "kind", "state", "number", "expires_on", "status", "verified_on")
     column_searchable_list = ("number", "staff.name", "staff.email")
     column_filters = (

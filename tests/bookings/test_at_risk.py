@@ -5,6 +5,7 @@ daily job (on a frozen clock)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,16 +119,24 @@ def test_closure_via_the_console_asks_first_then_saves_and_marks_them(
         "reason": "Burst pipe",
     }
     first = client.post("/admin/location_closures/new/", data=form, follow_redirects=True)
-    assert "would put 1 booking(s) at risk: BK-1 (GRN" in first.text
-    assert "location_closed" in first.text
+    assert "This change puts 1 booking(s) at risk" in first.text
+    listed = re.findall(r'<tr data-external-id="([^"]+)" data-at-risk="([^"]*)"', first.text)
+    assert listed == [("BK-1", "location_closed")]
     session.rollback()
     assert session.scalar(sa.select(sa.func.count(LocationClosure.id))) == 0
     assert at_risk("BK-1") == []
 
+    stale = client.post("/admin/location_closures/new/", data=form | {"confirm_impact": "y"})
+    assert 'id="impact"' in stale.text  # confirming is confirming the list that was shown
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count(LocationClosure.id))) == 0
+    digest = re.search(r'data-confirm-impact="([0-9a-f]+)"', first.text).group(1)
     confirmed = client.post(
-        "/admin/location_closures/new/", data=form | {"confirm_impact": "y"}, follow_redirects=True
+        "/admin/location_closures/new/",
+        data=form | {"confirm_impact": digest},
+        follow_redirects=True,
     )
-    assert "1 booking(s) touched by this change are at risk" in confirmed.text
+    assert "Saved. 1 booking(s) are at risk from this change" in confirmed.text
     assert at_risk("BK-1") == ["location_closed"]
     page = client.get("/admin/at-risk/?location=GRN")
     assert page.status_code == 200
