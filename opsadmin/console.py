@@ -501,9 +501,9 @@ def _flash_bookings_at_risk() -> None:
     count = impact.bookings_at_risk(db.session)
     if count:
         flash(
-            Markup('Saved. {} booking(s) are at risk from this change: <a href="{}">{}</a>.').format(
-                count, url_for("admin_at_risk.index"), "see Bookings at risk"
-            ),
+            Markup(
+                'Saved. {} booking(s) are at risk from this change: <a href="{}">{}</a>.'
+            ).format(count, url_for("admin_at_risk.index"), "see Bookings at risk"),
             "warning",
         )
 

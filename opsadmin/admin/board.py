@@ -53,7 +53,7 @@ class BoardView(SecureView):
         try:
             if day is None:
                 day = site_today(find_location(db.session, code, region_ids))
-            board = day_board(db.session, code, day, region_ids, at_risk=None)
+            board = day_board(db.session, code, day, region_ids)
         except NotFound:
             abort(404)
         return self.render(

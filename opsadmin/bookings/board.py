@@ -2,9 +2,10 @@
 
 Everything is local to the site (DESIGN §4): the day is the site's calendar day, the time axis is
 its wall clock, and positions come from UTC instants, so a day the clocks change is drawn at its
-true length. The board is read in five statements whatever the number of appointments: the
-location with its hours, the day's location closures, the rooms, the room closures and the
-appointments with their clinicians.
+true length. The board is read in six statements whatever the number of appointments: the
+location with its hours, the day's location closures, the rooms, the room closures, the
+appointments with their clinicians, and the stored verdicts of those at risk
+(:mod:`opsadmin.bookings.risk`), which mark their blocks.
 
 Packing: in each room, non-cancelled appointments take the first chair (lane) free at their start,
 oldest start first (intervals are half-open: one ending at 11:00 frees its chair for one starting
@@ -15,11 +16,11 @@ appointments, which hold no chair, get lanes of their own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from opsadmin.bookings.models import Appointment
 from opsadmin.errors import NotFound
@@ -129,9 +130,8 @@ def day_board(
     code: str,
     day: dt.date,
     region_ids: set[int] | None = None,
-    at_risk: Mapping[int, list[str]] | None = None,
 ) -> DayBoard:
-    """The board of location ``code`` on its local ``day`` (``at_risk``: reasons by appointment id)."""
+    """The board of location ``code`` on its local ``day``; a booking at risk carries its reasons."""
     location = find_location(session, code, region_ids)
     hours = _hours(location, day)
     midnight = local_datetime(location, day, dt.time(0, 0))
@@ -156,10 +156,7 @@ def day_board(
         ends_at=end,
         ticks=_ticks(location, scale),
         shades=shades,
-        rooms=[
-            _room_board(location, room, by_room.get(room[0].id, []), scale, at_risk or {})
-            for room in rooms
-        ],
+        rooms=[_room_board(location, room, by_room.get(room[0].id, []), scale) for room in rooms],
         closures=[c.reason or "location closure" for c in closures],
     )
 
@@ -225,7 +222,7 @@ def _appointments(
                 Appointment.starts_at > start - LONGEST_APPOINTMENT,
                 Appointment.ends_at > start,
             )
-            .options(joinedload(Appointment.staff))
+            .options(joinedload(Appointment.staff), selectinload(Appointment.risks))
             .order_by(Appointment.starts_at, Appointment.id)
         )
     )
@@ -309,7 +306,6 @@ def _room_board(
     room_and_closures: tuple[Room, list[RoomClosure]],
     appointments: list[Appointment],
     scale: _Scale,
-    at_risk: Mapping[int, list[str]],
 ) -> RoomBoard:
     room, closures = room_and_closures
     shades = [
@@ -322,7 +318,7 @@ def _room_board(
     ]
     if not room.active:
         shades.insert(0, Shade("inactive", "Room out of service", 0.0, 100.0))
-    blocks = [_block(location, a, scale, at_risk.get(a.id, [])) for a in appointments]
+    blocks = [_block(location, a, scale) for a in appointments]
     return RoomBoard(
         id=room.id,
         name=room.name,
@@ -359,9 +355,7 @@ def _first_fit(lanes: list[Lane], block: Block, label: str, kind: str, *, grow: 
     return True
 
 
-def _block(
-    location: Location, appointment: Appointment, scale: _Scale, reasons: list[str]
-) -> Block:
+def _block(location: Location, appointment: Appointment, scale: _Scale) -> Block:
     tz = zone(location.timezone)
     starts, ends = appointment.starts_at.astimezone(tz), appointment.ends_at.astimezone(tz)
     return Block(
@@ -375,7 +369,7 @@ def _block(
         local_label=f"{starts:%H:%M}–{ends:%H:%M}",
         left=scale.at(appointment.starts_at),
         width=max(scale.at(appointment.ends_at) - scale.at(appointment.starts_at), 0.5),
-        at_risk=list(reasons),
+        at_risk=appointment.at_risk,  # the stored verdict (none for a past or final one)
     )
 
 

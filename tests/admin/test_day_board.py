@@ -13,6 +13,7 @@ from opsadmin.bookings.board import day_board
 from opsadmin.errors import NotFound
 from opsadmin.extensions import db
 from opsadmin.locations.service import local_datetime
+from opsadmin.staff.service import ensure_default_rules
 from tests.factories import (
     AppointmentFactory,
     LocationFactory,
@@ -213,3 +214,39 @@ def test_board_is_linked_from_dashboard_location_room_and_appointment_pages(
         text = client.get(page).text
         assert f'href="{href}"' in text, page
     assert client.get(f"/admin/board/?location=GRN&date={DAY}").status_code == 200
+
+
+def test_bookings_at_risk_are_marked_from_their_stored_verdicts(client, auth, session, site):
+    location, room, staff = site
+    ensure_default_rules(session)  # the clinician is eligible: only the closure is a risk
+    day = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).date()
+    day += dt.timedelta(days=1 if day.weekday() == 6 else 0)  # open Monday to Saturday
+    book(room, staff, day, "09:00", external_id="BK-FINE")
+    book(room, staff, day, "14:00", external_id="BK-CLOSED")
+    past = book(room, staff, DAY, "14:00", external_id="BK-PAST")
+    session.add(  # past and future alike under maintenance in the afternoon
+        m.RoomClosure(
+            room=room,
+            starts_at=local_datetime(location, day, dt.time(13, 0)),
+            ends_at=local_datetime(location, day, dt.time(16, 0)),
+            reason="Pump check",
+        )
+    )
+    session.add(m.AppointmentRisk(appointment=past, reason="room_closed"))  # an old verdict
+    admin = UserFactory(role="admin")
+    db.session.commit()  # the commit judges the bookings the closure touches, and stores why
+    auth.login(admin)
+    url = f"/admin/board/?location=GRN&date={day}"
+    client.get(url)  # the first page after signing in also refreshes the session
+    with counted() as statements:
+        page = client.get(url)
+    assert page.status_code == 200
+    found = re.findall(r'<a class="board-block ([^"]*)"[^>]*data-external-id="([^"]+)"', page.text)
+    blocks = {external_id: classes.split() for classes, external_id in found}
+    assert "at-risk" in blocks["BK-CLOSED"] and "at-risk" not in blocks["BK-FINE"]
+    assert re.search(r'data-external-id="BK-CLOSED"[^>]*data-at-risk="room_closed"', page.text)
+    assert "at risk: room_closed" in page.text and page.text.count('data-at-risk="') == 1
+    assert len(queries(statements)) <= MAX_STATEMENTS_PER_PAGE
+
+    board = day_board(db.session, "GRN", DAY)  # a day gone by: nothing is at risk any more
+    assert [b.at_risk for b in board.blocks] == [[]]

@@ -1,4 +1,7 @@
-"""Console "Run now" with the job queue down, and the audit of who asked (issue 11, problems 6, 8)."""
+"""Console "Send" with the job queue down, and the audit of who asked (issue 11, problems 6, 8).
+
+("Run now" is a preview that writes nothing; "Send" is the console's one report write.)
+"""
 
 from __future__ import annotations
 
@@ -26,14 +29,14 @@ def app_config(app_config):
     return {**app_config, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0", "SMTP_HOST": None}
 
 
-def test_run_now_with_redis_down_records_the_run_and_says_it_goes_out_later(client, auth, session):
+def test_send_with_redis_down_records_the_run_and_says_it_goes_out_later(client, auth, session):
     site = build_week()
     user = UserFactory(role="ops_manager", regions=[site.region])
     session.commit()
     auth.login(user)
     response = client.post(
-        "/admin/report_runs/run-now/",
-        data={"kind": "utilisation", "region": site.region.code, "week": WEEK},
+        "/admin/report_runs/send/",
+        data={"kind": "utilisation", "region": site.region.code, "week": WEEK, "confirm": "yes"},
         follow_redirects=True,
     )
     assert response.status_code == 200
@@ -41,7 +44,7 @@ def test_run_now_with_redis_down_records_the_run_and_says_it_goes_out_later(clie
     session.rollback()
     run = session.scalars(sa.select(ReportRun)).one()
     assert run.status == "queued" and run.requested_by == user.email
-    event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "run_now")).one()
+    event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "send")).one()
     assert event.actor_id == user.id and event.entity_id == str(run.id)
     # The hourly dispatcher picks the waiting run up again once past the stuck bound.
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
