@@ -1,5 +1,6 @@
-"""The follow-up digest (DESIGN §5) for a region as of a date: stalled referrals by stage,
-follow-ups due or overdue, the 90-day funnel per location, expiring and expired credentials.
+"""The follow-up digest for a region as of a date: stalled referrals by stage,
+follow-ups due or overdue, the 90-day funnel per location, expiring and expired credentials,
+treatment courses, and the bookings at risk now (per site and reason).
 
 Every figure is a SQL aggregate or a short list of ids (only the rows that need attention):
 no names and no patient_ref ever leave this module.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from opsadmin.bookings.models import Appointment
 from opsadmin.config import setting
+from opsadmin.db import utcnow
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
 from opsadmin.locations.service import (
@@ -25,6 +27,7 @@ from opsadmin.locations.service import (
 from opsadmin.referrals import service as referral_service
 from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
+from opsadmin.reports.at_risk import bookings_at_risk
 from opsadmin.reports.courses import course_figures
 from opsadmin.staff.models import Credential, StaffMember, staff_location
 from opsadmin.staff.service import credential_renewed, credential_status_sql, renewal_due
@@ -284,6 +287,7 @@ def followup_for_region(
         "staff_credentials": staff_credentials(session, region.id, as_of),
         "site_registrations": site_registrations(session, region.id, as_of),
         "courses": course_figures(session, as_of, {region.id}),
+        "bookings_at_risk": bookings_at_risk(session, region.id, utcnow()),
     }
 
 

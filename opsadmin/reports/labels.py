@@ -17,6 +17,14 @@ LABELS = {
     "acls": "ACLS",
     "bls": "BLS",
     "board_certification": "board certification",
+    # why a booking is at risk
+    "location_closed": "site closed or outside its hours",
+    "room_closed": "room closed",
+    "room_inactive": "room out of service",
+    "over_capacity": "more bookings than chairs",
+    "staff_not_eligible": "clinician not eligible",
+    "site_not_licensed": "site registration missing",
+    "staff_double_booked": "clinician booked at another site",
     # statuses
     "expiring": "expiring",
     "expired": "expired",

@@ -17,7 +17,7 @@ import jinja2
 
 from opsadmin.csvsafe import csv_text
 from opsadmin.links import console_home, external_url
-from opsadmin.reports import charts, text
+from opsadmin.reports import at_risk, charts, text
 from opsadmin.reports.labels import label, plural
 
 # The console page of each kind of item an e-mail links to (endpoint of its details view).
@@ -88,6 +88,7 @@ def _html(template: str, figures: dict[str, Any], subject: str, chart_list=()) -
         pct=pct,
         points=points,
         link=link,
+        at_risk_page=at_risk.at_risk_page,
         label=label,
         plural=plural,
         charts={chart.name: chart for chart in chart_list},
@@ -156,6 +157,7 @@ def followup_csv(f: dict[str, Any]) -> str:
         for c in f["staff_credentials"]
     ]
     rows += courses_csv_rows(f)
+    rows += at_risk.csv_rows(f)
     return csv_text(rows)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opsadmin.links import console_home
+from opsadmin.reports.at_risk import at_risk_page
 from opsadmin.reports.labels import days_ago, label, plural
 
 Link = Callable[[str, int], str]
@@ -170,6 +171,22 @@ def _courses(f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _bookings_at_risk(f: dict[str, Any]) -> list[str]:
+    if "bookings_at_risk" not in f:
+        return []  # a digest built before the section existed
+    items = f["bookings_at_risk"]
+    lines = heading("Bookings at risk, per site and reason")
+    for i in items:
+        shown = ", ".join(b["external_id"] for b in i["bookings"])
+        more = i["count"] - len(i["bookings"])
+        lines += _item(
+            f"{i['location']:<5} {label(i['reason'])}: {plural(i['count'], 'booking')}"
+            f" ({shown}{f' and {more} more' if more > 0 else ''})",
+            at_risk_page(i["location"], i["reason"]),
+        )
+    return lines if items else [*lines, "  none"]
+
+
 def _expiry(c: dict[str, Any], change_key: str) -> str:
     """ "expired 2026-11-18 (12 days ago)", "expiring 2026-12-20 (in 20 days)"; the daily
     notice says what changed instead."""
@@ -202,7 +219,7 @@ def followup_text(f: dict[str, Any], subject: str, link: Link) -> str:
     count = len(f["site_registrations"]) + len(f["staff_credentials"])
     lines += heading(f"Credentials expiring within 60 days or expired ({count})")
     lines += _credential_lines(f, link, "status") or ["  none"]
-    lines += _courses(f)
+    lines += _courses(f) + _bookings_at_risk(f)
     return "\n".join(lines + footer())
 
 

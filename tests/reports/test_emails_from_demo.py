@@ -146,6 +146,9 @@ def test_every_link_opens_a_console_page(app, client, auth, sent_emails):
             if content_type in ("text/plain", "text/html"):
                 links.update(LINK.findall(payload.decode()))
     assert len(links) > 10
+    # The digest's bookings at risk are among them: their lists and the bookings themselves.
+    assert any("/admin/at-risk/?location=" in url for url in links)
+    assert any("/admin/appointments/details/?id=" in url for url in links)
     for url in sorted(links):
         assert url.startswith(f"{BASE_URL}/admin/"), url
         target = urlsplit(url.replace("&amp;", "&"))
@@ -178,3 +181,29 @@ def test_digest_items_name_their_site_and_age(app, sent_emails):
             assert item["location"] in sites and isinstance(item["days_overdue"], int)
         for credential in figures["staff_credentials"]:
             assert credential["staff_name"] and credential["sites"]
+
+
+def test_digests_list_the_demo_bookings_at_risk_per_site_and_reason(app, sent_emails):
+    """The demo closes a booked day at GRN and lets a licence lapse before IND's infusions."""
+    digests = [m for m in sent_emails if str(m["Subject"]).startswith("Follow-up digest ")]
+    listed: dict[tuple[str, str], int] = {}
+    for message in digests:
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "Bookings at risk" in html and "Bookings at risk, per site and reason" in text
+        attached = next(a for a in message.iter_attachments() if a.get_content_type() == "text/csv")
+        for line in attached.get_content().splitlines():
+            if line.startswith("at_risk,"):
+                _, site, reason, count, ids = line.split(",")
+                listed[(site, reason)] = int(count)
+                assert all(external_id in text for external_id in ids.split())
+    stored = db.session.execute(
+        sa.select(m.Location.code, m.AppointmentRisk.reason, sa.func.count())
+        .join(m.Appointment, m.Appointment.id == m.AppointmentRisk.appointment_id)
+        .join(m.Location, m.Location.id == m.Appointment.location_id)
+        .where(m.Appointment.status.in_(("booked", "checked_in")))
+        .where(m.Appointment.starts_at >= utcnow())
+        .group_by(m.Location.code, m.AppointmentRisk.reason)
+    ).all()
+    assert listed == {(site, reason): count for site, reason, count in stored}
+    assert ("GRN", "location_closed") in listed and ("IND", "staff_not_eligible") in listed
