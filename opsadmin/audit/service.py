@@ -106,16 +106,17 @@ def record(
     return audit_event
 
 
-def record_view(session: Any, entity: str, rows: list[Any]) -> None:
+def record_view(session: Any, entity: str, rows: list[Any], via: str = "") -> None:
     """Record that the current actor read ``rows`` (patient-linked), and commit it without
-    expiring the rows, which are about to be presented."""
-    ids = [row.id for row in rows]
+    expiring the rows, which are about to be presented. ``via``: what they were read through,
+    when not their own resource (``events feed``)."""
+    ids = [row if isinstance(row, int) else row.id for row in rows]
     record(
         session,
         "view",
         entity=entity,
         entity_id=ids[0] if len(ids) == 1 else "",
-        detail=f"{len(ids)} {entity} row(s) read",
+        detail=f"{len(ids)} {entity} row(s) read" + (f" via the {via}" if via else ""),
         changes={"ids": ids},
     )
     real = session() if isinstance(session, scoped_session) else session
@@ -125,6 +126,16 @@ def record_view(session: Any, entity: str, rows: list[Any]) -> None:
         real.commit()
     finally:
         real.expire_on_commit = keep
+
+
+def begin_audited_read(session: Any) -> None:
+    """Open a read that will write its ``view`` event as a writer (SQLite: BEGIN IMMEDIATE, so
+    the write after the read never finds the database taken); nothing when already open."""
+    from opsadmin.db import begin_immediate
+
+    real = session() if isinstance(session, scoped_session) else session
+    if not real.in_transaction():
+        begin_immediate(session)
 
 
 def audited_read(entity: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -137,11 +148,9 @@ def audited_read(entity: str) -> Callable[[Callable[..., Any]], Callable[..., An
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from opsadmin.db import begin_immediate
             from opsadmin.extensions import db
 
-            if not db.session().in_transaction():
-                begin_immediate(db.session)  # SQLite: this read writes its audit event
+            begin_audited_read(db.session)  # SQLite: this read writes its audit event
             result = func(*args, **kwargs)
             rows = result[0] if isinstance(result, tuple) else result  # (page, status, headers)
             record_view(db.session, entity, list(rows) if isinstance(rows, list) else [rows])

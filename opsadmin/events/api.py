@@ -11,6 +11,7 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 
+from opsadmin.audit.service import begin_audited_read, record_view
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.events import webhooks
 from opsadmin.events.models import WebhookEndpoint
@@ -21,7 +22,7 @@ from opsadmin.events.schemas import (
     WebhookCreateSchema,
     WebhookSchema,
 )
-from opsadmin.events.service import events_after
+from opsadmin.events.service import appointments_in, events_after
 from opsadmin.extensions import db
 from opsadmin.schemas import Blueprint, SelectPage
 
@@ -48,7 +49,22 @@ class EventFeed(MethodView):
         Resume from ``next_after``: ids are numbered in commit order, so no event is ever
         skipped, not even one whose transaction committed after a later id was read."""
         rows, next_after = events_after(db.session, args["after"], args["limit"], args.get("type"))
-        return {"events": rows, "next_after": next_after}
+        page = [
+            {"id": r.id, "type": r.type, "occurred_at": r.occurred_at, "data": r.data} for r in rows
+        ]
+        audit_appointments_read(appointments_in(rows))
+        return {"events": page, "next_after": next_after}
+
+
+def audit_appointments_read(appointment_ids: list[int]) -> None:
+    """Appointment events carry patient_ref: a page of them is audited as a read of those
+    appointments. The feed reads as a reader (a poller never waits for a writer in flight); the
+    audit event is written afterwards, as a writer."""
+    if not appointment_ids:
+        return
+    db.session.rollback()  # the read ends here (SQLite: the write must not upgrade it)
+    begin_audited_read(db.session)
+    record_view(db.session, "Appointment", appointment_ids, via="events feed")
 
 
 @hooks.route("")

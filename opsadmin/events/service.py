@@ -165,3 +165,14 @@ def events_after(
         query = query.where(Event.type == type_)
     rows = list(session.scalars(query))
     return rows, rows[-1].id if rows else after
+
+
+def appointments_in(rows: Iterable[Event]) -> list[int]:
+    """The ids of the appointments whose data (with its ``patient_ref``) the events carry."""
+    return sorted(
+        {
+            row.data["id"]
+            for row in rows
+            if row.type.startswith("appointment.") and "patient_ref" in (row.data or {})
+        }
+    )

@@ -52,3 +52,24 @@ def test_reading_one_appointment_records_a_view_naming_it(client, api_headers, r
     [event] = view_events("Appointment")
     assert event.entity_id == str(appointment.id)
     assert event.actor_id == api_headers.last_key.id
+
+
+def test_event_feed_page_carrying_appointments_records_a_view_of_them(client, api_headers, rows):
+    _, appointment = rows  # its creation is an appointment.created event, patient_ref included
+    headers = api_headers("read")
+    page = client.get("/api/v1/events", headers=headers)
+    assert page.status_code == 200
+    carried = {e["data"]["id"] for e in page.json["events"] if e["type"].startswith("appointment.")}
+    assert carried == {appointment.id}
+    assert all(
+        "patient_ref" in e["data"]
+        for e in page.json["events"]
+        if e["type"] == "appointment.created"
+    )
+    [event] = view_events("Appointment")
+    assert event.actor_type == "api_key" and event.actor_id == api_headers.last_key.id
+    assert event.changes["ids"] == [appointment.id] and "events feed" in event.detail
+
+    locations_only = client.get("/api/v1/events?type=location.updated", headers=headers)
+    assert locations_only.status_code == 200 and locations_only.json["events"]
+    assert len(view_events("Appointment")) == 1  # no patient data read: nothing more to audit
