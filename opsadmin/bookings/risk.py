@@ -8,7 +8,10 @@ appointments in a fixed number of statements, in the order of ``RISK_REASONS``::
     staff_not_eligible  site_not_licensed  staff_double_booked
 
 The verdicts are stored (``appointment_risk``, one row per reason) so that reads stay cheap:
-``Appointment.at_risk`` and ``GET /api/v1/appointments?at_risk=true`` read the rows.
+``Appointment.at_risk``, ``GET /api/v1/appointments?at_risk=true``, the day board and the
+follow-up digest read the rows. Storing is the one place a verdict changes, so :func:`store` also
+tells the event feed: ``appointment.at_risk`` when a booking's reasons appear or change,
+``appointment.risk_cleared`` when they are gone.
 
 Who judges: a session hook (:func:`install_risk_hook`). After each flush it notes what the
 flushed rows can touch — a closure its site's days, a room its appointments, a credential its
