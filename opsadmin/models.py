@@ -17,6 +17,7 @@ from opsadmin.locations.models import (
     Region,
     SiteRegistration,
 )
+from opsadmin.master_cache import CacheVersion
 from opsadmin.referrals.models import Referral, ReferralEvent, Screening
 from opsadmin.reports.models import ReportDelivery, ReportRun
 from opsadmin.rooms.models import Room, RoomClosure
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKey",
     "Appointment",
     "AuditEvent",
+    "CacheVersion",
     "ConsoleSession",
     "Credential",
     "CredentialRule",

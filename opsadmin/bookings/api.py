@@ -12,12 +12,13 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from flask import jsonify
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.bookings import service
-from opsadmin.bookings.availability import availability
+from opsadmin.bookings.availability import MAX_DAYS, availability, availability_window
 from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.schemas import (
     AppointmentPutSchema,
@@ -26,6 +27,7 @@ from opsadmin.bookings.schemas import (
     AppointmentStatusSchema,
     AvailabilityQuerySchema,
     AvailabilitySchema,
+    AvailabilityWindowSchema,
     EligibilityQuerySchema,
     EligibilitySchema,
 )
@@ -114,11 +116,23 @@ class AppointmentList(MethodView):
 class LocationAvailability(MethodView):
     @api_key_required("read")
     @blp.arguments(AvailabilityQuerySchema, location="query")
-    @blp.response(200, AvailabilitySchema)
+    @blp.response(200, AvailabilitySchema, description="One day (``date=``).")
+    @blp.alt_response(
+        200,
+        schema=AvailabilityWindowSchema,
+        success=True,
+        description=f"A window (``from=`` and ``to=``, at most {MAX_DAYS} days): one entry a day.",
+    )
     def get(self, args: dict[str, Any], code: str) -> Any:
         """Every 15-minute start with a free chair for ``duration`` minutes on the local date,
-        and the clinicians eligible for the kind there that day."""
-        return availability(db.session, code, args["date"], args["kind"], args["duration"])
+        and the clinicians eligible for the kind there that day; with ``from`` and ``to``, the
+        same for each day of the window (read at once)."""
+        if "date" in args:
+            return availability(db.session, code, args["date"], args["kind"], args["duration"])
+        window = availability_window(
+            db.session, code, args["from_"], args["to"], args["kind"], args["duration"]
+        )
+        return jsonify(AvailabilityWindowSchema().dump(window))
 
 
 @blp.route("/staff/<int:staff_id>/eligibility")

@@ -73,16 +73,57 @@ def eligibility_many(
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
     """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
     location = _location(session, location_id)
+    return eligible_staff_on_days(session, location, [on], kind)[on]
+
+
+def eligible_staff_on_days(
+    session: Session,
+    location: Any,
+    days: Iterable[dt.date],
+    kind: str,
+    rules: dict[str, tuple[str, ...]] | None = None,
+) -> dict[dt.date, list[StaffMember]]:
+    """:func:`eligible_staff` for each of ``days`` in the same two or three queries.
+
+    ``location`` needs ``id`` and ``state`` (a Location, or a cached copy of its values);
+    ``rules`` (role → credential kinds for ``kind``, as :func:`credential_rules` gives them) saves
+    the rule query when the caller holds them already.
+    """
     assigned = sa.select(staff_location.c.staff_id).where(
-        staff_location.c.location_id == location_id
+        staff_location.c.location_id == location.id
     )
-    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
+    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location.id)
+    if rules is None:
+        rules = _rules_by_role(session, kind, {s.role for s, _ in staff})
+    credentials = _credentials_by_staff(session, [s.id for s, _ in staff], rules)
     # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
     # again by id would cost a query each.
-    eligible = [
-        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
-    ]
-    return sorted(eligible, key=lambda s: (s.name, s.id))
+    answer = {}
+    for day in days:
+        eligible = [
+            s
+            for s, assigned_here in staff
+            if _judge(
+                s, assigned_here, location, day, rules.get(s.role, ()), credentials.get(s.id, [])
+            ).eligible
+        ]
+        answer[day] = sorted(eligible, key=lambda s: (s.name, s.id))
+    return answer
+
+
+def credential_rules(session: Session) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Every credential rule: appointment kind → role → required credential kinds (one query)."""
+    rows = session.execute(
+        sa.select(
+            CredentialRule.appointment_kind, CredentialRule.role, CredentialRule.credential_kind
+        ).order_by(CredentialRule.credential_kind)
+    )
+    found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for kind, role, credential_kind in rows:
+        found[kind][role].append(credential_kind)
+    return {
+        kind: {role: tuple(kinds) for role, kinds in roles.items()} for kind, roles in found.items()
+    }
 
 
 def _location(session: Session, location_id: int) -> Location:
@@ -153,7 +194,7 @@ def _credentials_by_staff(
 def _judge(
     staff: StaffMember,
     assigned: bool,
-    location: Location,
+    location: Any,
     on: dt.date,
     required: tuple[str, ...],
     credentials: list[Credential],
