@@ -112,17 +112,19 @@ class AppointmentList(MethodView):
         return service.appointments_query(**args).options(selectinload(Appointment.location))
 
 
+WINDOW_DOC = (
+    f"One day (``date=``): the day's slots; a window (``from=``, ``to=``, at most {MAX_DAYS} "
+    "days): ``days``, one entry a day."
+)
+
+
 @blp.route("/locations/<code>/availability")
 class LocationAvailability(MethodView):
     @api_key_required("read")
     @blp.arguments(AvailabilityQuerySchema, location="query")
-    @blp.response(200, AvailabilitySchema, description="One day (``date=``).")
-    @blp.alt_response(
-        200,
-        schema=AvailabilityWindowSchema,
-        success=True,
-        description=f"A window (``from=`` and ``to=``, at most {MAX_DAYS} days): one entry a day.",
-    )
+    @blp.response(200, AvailabilitySchema)
+    @blp.doc(responses={"200": {"description": WINDOW_DOC, "content": {"application/json": {
+        "schema": {"oneOf": [AvailabilitySchema, AvailabilityWindowSchema]}}}}})  # fmt: skip
     def get(self, args: dict[str, Any], code: str) -> Any:
         """Every 15-minute start with a free chair for ``duration`` minutes on the local date,
         and the clinicians eligible for the kind there that day; with ``from`` and ``to``, the

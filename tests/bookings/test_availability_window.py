@@ -86,6 +86,9 @@ def test_the_window_is_documented(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     names = {p["name"] for p in spec["paths"]["/api/v1/locations/{code}/availability"]["get"]["parameters"]}  # fmt: skip
     assert {"date", "from", "to", "kind", "duration"} <= names
+    answer = spec["paths"]["/api/v1/locations/{code}/availability"]["get"]["responses"]["200"]
+    refs = answer["content"]["application/json"]["schema"]["oneOf"]
+    assert {r["$ref"].rsplit("/", 1)[1] for r in refs} == {"Availability", "AvailabilityWindow"}
 
 
 def test_the_sweep_counts_chairs_as_the_booking_rule_does():
