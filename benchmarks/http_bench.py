@@ -193,6 +193,19 @@ def availability_lines(week_monday: dt.date) -> list[str]:
     return lines[::7] + [line for i, line in enumerate(lines) if i % 7]
 
 
+def week_availability_lines(week_monday: dt.date) -> list[str]:
+    """The same sites and kinds as :func:`availability_lines`, each asked for the whole week."""
+    lines = []
+    last = week_monday + dt.timedelta(days=6)
+    for index, (code, *_rest) in enumerate(_location_codes()):
+        kind, duration = ("infusion", 120) if index % 3 else ("consult", 60)
+        lines.append(
+            f"GET\t/api/v1/locations/{code}/availability"
+            f"?from={week_monday}&to={last}&kind={kind}&duration={duration}"
+        )
+    return lines
+
+
 def _location_codes() -> list[tuple[str, str, str]]:
     found = []
     for region_code, _name, state, tz in generate.REGIONS:

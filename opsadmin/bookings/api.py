@@ -77,7 +77,7 @@ class AppointmentItem(MethodView):
         _commit_keeping(appointment)
         return appointment
 
-    @api_key_required("read")
+    @api_key_required("read", autocommit=True)
     @blp.response(200, AppointmentSchema)
     def get(self, external_id: str) -> Appointment:
         """One appointment by the booking system's id."""
@@ -120,7 +120,7 @@ WINDOW_DOC = (
 
 @blp.route("/locations/<code>/availability")
 class LocationAvailability(MethodView):
-    @api_key_required("read")
+    @api_key_required("read", autocommit=True)
     @blp.arguments(AvailabilityQuerySchema, location="query")
     @blp.response(200, AvailabilitySchema)
     @blp.doc(responses={"200": {"description": WINDOW_DOC, "content": {"application/json": {
