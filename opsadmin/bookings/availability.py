@@ -35,8 +35,8 @@ from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room, RoomClosure
-from opsadmin.staff.eligibility import credential_rules, eligible_staff_on_days
-from opsadmin.staff.models import APPOINTMENT_KINDS, StaffMember
+from opsadmin.staff.eligibility import StaffFacts, credential_rules, eligible_on_days, roster
+from opsadmin.staff.models import APPOINTMENT_KINDS
 
 SLOT_STEP = dt.timedelta(minutes=15)
 MAX_DURATION_MINUTES = 12 * 60
@@ -106,7 +106,7 @@ class Availability:
     kind: str
     duration: int
     slots: list[Slot] = field(default_factory=list)
-    eligible_staff: list[StaffMember] = field(default_factory=list)
+    eligible_staff: list[StaffFacts] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,8 @@ def availability_window(
 ) -> AvailabilityWindow:
     """:func:`availability` for every local day from ``first`` to ``last`` (at most 14), read at once.
 
-    Statements: the cache token, then (master data cached) one read of the window's bookings and
-    room closures and two of the clinicians — the same for one day or fourteen, for any number of
+    Statements: the cache token, then (master data and the site's roster cached) one read of the
+    window's bookings and room closures — the same for one day or fourteen, for any number of
     bookings or clinicians.
     """
     _check_arguments(kind, duration, first, last)
@@ -140,7 +140,10 @@ def availability_window(
         session, "credential_rules", version, lambda: credential_rules(session)
     )
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    staff = eligible_staff_on_days(session, site, days, kind, rules.get(kind, {}))
+    staff = master_cache.cached(
+        session, ("roster", site.id), version, lambda: roster(session, site.id)
+    )
+    eligible = eligible_on_days(staff, site, days, rules.get(kind, {}))
     rooms = [room for room in site.rooms if room.kind == ROOM_KIND_FOR[kind]]
     opening = {day: _bookable_intervals(site, day, kind) for day in days}
     intervals = [interval for found in opening.values() for interval in found]
@@ -159,7 +162,7 @@ def availability_window(
             for room in rooms
             if (slot := _slot(room, start, start + length, closures[room.id], occupancy[room.id]))
         ]
-        answers.append(Availability(site, day, kind, duration, slots, staff[day]))
+        answers.append(Availability(site, day, kind, duration, slots, eligible[day]))
     return AvailabilityWindow(site, kind, duration, answers)
 
 

@@ -12,12 +12,20 @@ from opsadmin.db import Base, TimestampMixin, enum_column
 from opsadmin.locations.models import Location, LocationClosure, OpeningHours, SiteRegistration
 from opsadmin.referrals.models import INDICATIONS, Referral
 from opsadmin.rooms.models import Room
-from opsadmin.staff.models import APPOINTMENT_KINDS, CredentialRule, StaffMember
+from opsadmin.staff.models import (
+    APPOINTMENT_KINDS,
+    Credential,
+    CredentialRule,
+    StaffMember,
+    staff_location,
+)
 
-# What availability caches per worker (bookings/availability.py): a write to any of these tables
+# What availability caches per worker (the site's master data) (bookings/availability.py): a write to any of these tables
 # bumps the cache_version token in its transaction. Declared here, beside the models every process
 # imports, so that a worker that never serves availability still invalidates the others' copies.
 master_cache.watch(Location, OpeningHours, LocationClosure, SiteRegistration, Room, CredentialRule)
+# ... and the site rosters: who is assigned where, and their credentials.
+master_cache.watch(StaffMember, staff_location, Credential)
 
 APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show")
 FINAL_STATUSES = ("completed", "cancelled", "no_show")

@@ -73,39 +73,85 @@ def eligibility_many(
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
     """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
     location = _location(session, location_id)
-    return eligible_staff_on_days(session, location, [on], kind)[on]
-
-
-def eligible_staff_on_days(
-    session: Session,
-    location: Any,
-    days: Iterable[dt.date],
-    kind: str,
-    rules: dict[str, tuple[str, ...]] | None = None,
-) -> dict[dt.date, list[StaffMember]]:
-    """:func:`eligible_staff` for each of ``days`` in the same two or three queries.
-
-    ``location`` needs ``id`` and ``state`` (a Location, or a cached copy of its values);
-    ``rules`` (role → credential kinds for ``kind``, as :func:`credential_rules` gives them) saves
-    the rule query when the caller holds them already.
-    """
     assigned = sa.select(staff_location.c.staff_id).where(
-        staff_location.c.location_id == location.id
+        staff_location.c.location_id == location_id
     )
-    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location.id)
-    if rules is None:
-        rules = _rules_by_role(session, kind, {s.role for s, _ in staff})
-    credentials = _credentials_by_staff(session, [s.id for s, _ in staff], rules)
+    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
     # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
     # again by id would cost a query each.
+    eligible = [
+        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
+    ]
+    return sorted(eligible, key=lambda s: (s.name, s.id))
+
+
+@dataclass(frozen=True)
+class StaffFacts:
+    """A staff member as plain values (what judging and the API's staff lists need)."""
+
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class CredentialFacts:
+    """A credential as plain values; :func:`credential_status` reads it as it reads a row."""
+
+    kind: str
+    state: str | None
+    issued_on: dt.date
+    expires_on: dt.date
+    unverified: bool
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The staff assigned to a location and their credentials, as plain values (cacheable)."""
+
+    staff: tuple[StaffFacts, ...]
+    credentials: dict[int, tuple[CredentialFacts, ...]]
+
+
+def roster(session: Session, location_id: int) -> Roster:
+    """The location's assigned staff and every credential they hold, in two queries."""
+    assigned = sa.select(staff_location.c.staff_id).where(
+        staff_location.c.location_id == location_id
+    )
+    staff = session.execute(
+        sa.select(StaffMember.id, StaffMember.name, StaffMember.role, StaffMember.active).where(
+            StaffMember.id.in_(assigned)
+        )
+    )
+    members = tuple(StaffFacts(*row) for row in staff)
+    found: dict[int, list[CredentialFacts]] = defaultdict(list)
+    if members:
+        rows = session.execute(
+            sa.select(
+                Credential.staff_id, Credential.kind, Credential.state, Credential.issued_on,
+                Credential.expires_on, Credential.unverified,
+            ).where(Credential.staff_id.in_([m.id for m in members]))
+        )  # fmt: skip
+        for staff_id, *values in rows:
+            found[staff_id].append(CredentialFacts(*values))
+    return Roster(members, {k: tuple(v) for k, v in found.items()})
+
+
+def eligible_on_days(
+    staff: Roster, location: Any, days: Iterable[dt.date], rules: dict[str, tuple[str, ...]]
+) -> dict[dt.date, list[StaffFacts]]:
+    """Who of the roster may take the kind ``rules`` describe (role → credential kinds, as
+    :func:`credential_rules` gives them) at ``location`` (``state`` read) on each of ``days``,
+    by name. The same judgement as :func:`eligible_staff`, with no query."""
     answer = {}
     for day in days:
         eligible = [
             s
-            for s, assigned_here in staff
+            for s in staff.staff
             if _judge(
-                s, assigned_here, location, day, rules.get(s.role, ()), credentials.get(s.id, [])
-            ).eligible
+                s, True, location, day, rules.get(s.role, ()), staff.credentials.get(s.id, ())
+            ).eligible  # fmt: skip
         ]
         answer[day] = sorted(eligible, key=lambda s: (s.name, s.id))
     return answer
@@ -192,12 +238,12 @@ def _credentials_by_staff(
 
 
 def _judge(
-    staff: StaffMember,
+    staff: Any,
     assigned: bool,
     location: Any,
     on: dt.date,
     required: tuple[str, ...],
-    credentials: list[Credential],
+    credentials: Iterable[Any],
 ) -> Eligibility:
     missing: list[dict[str, Any]] = []
     if not staff.active:
@@ -214,7 +260,7 @@ def _judge(
 
 
 def _credential_gap(
-    credential_kind: str, state: str, on: dt.date, credentials: list[Credential]
+    credential_kind: str, state: str, on: dt.date, credentials: Iterable[Any]
 ) -> dict[str, Any] | None:
     """None when a good credential of the kind (for the state, if state-issued) is held."""
     state_issued = credential_kind in STATE_CREDENTIAL_KINDS

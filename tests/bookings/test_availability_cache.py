@@ -17,8 +17,9 @@ from opsadmin.bookings.availability import availability
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location, OpeningHours
 from opsadmin.rooms.models import Room
-from opsadmin.staff.models import CredentialRule
+from opsadmin.staff.models import Credential, CredentialRule
 from tests.bookings.conftest import DAY, at
+from tests.factories import licensed_clinician
 
 
 @pytest.fixture
@@ -65,6 +66,23 @@ def test_a_credential_rule_change_is_seen_by_the_other_instance(session, chain, 
     assert ask(other).eligible_staff == []
 
 
+def test_a_lapsed_credential_is_seen_by_the_other_instance(session, chain, other):
+    for credential in session.scalars(
+        sa.select(Credential).where(Credential.staff_id == chain.dr_in.id)
+    ):
+        credential.expires_on = DAY - dt.timedelta(days=1)
+    session.commit()
+    assert ask(other).eligible_staff == []
+
+
+def test_a_clinician_assigned_through_one_instance_is_offered_by_the_other(session, chain, other):
+    newcomer = licensed_clinician([chain.chi])
+    session.commit()
+    newcomer.locations.append(session.get(Location, chain.grn.id))
+    session.commit()
+    assert newcomer.id in {s.id for s in ask(other).eligible_staff}
+
+
 def test_a_new_room_and_a_closed_site_are_seen_by_the_other_instance(session, chain, other):
     room = Room(location_id=chain.grn.id, name="Infusion 2", kind="infusion", capacity=2)
     session.add(room)
@@ -91,4 +109,8 @@ def test_an_unchanged_site_is_served_from_the_cache(chain, other):
         with counted_on(db.engine) as statements:
             availability(db.session, "GRN", DAY, "infusion", 60)
         db.session.rollback()
-    assert not [s for s in statements if "opening_hours" in s or "FROM room " in s]
+    assert not [
+        s
+        for s in statements
+        if any(t in s for t in ("opening_hours", "FROM room ", "FROM credential"))
+    ]
