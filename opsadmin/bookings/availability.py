@@ -312,7 +312,7 @@ def _slot(
     closures: list[Interval],
     occupancy: Occupancy,
 ) -> Slot | None:
-    if any(c_start < end and c_end > start for c_start, c_end in closures):
+    if closures and any(c_start < end and c_end > start for c_start, c_end in closures):
         return None
     free = room.capacity - occupancy.most(start, end)
     if free < 1:

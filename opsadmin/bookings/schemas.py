@@ -152,11 +152,20 @@ class SlotList(ma.fields.List):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[dict] | None:
         if value is None:
             return None
+        # Every room shares the day's starts: each instant is written out once per response.
+        texts: dict[dt.datetime, str] = {}
+
+        def text(instant: dt.datetime) -> str:
+            found = texts.get(instant)
+            if found is None:
+                found = texts[instant] = _utc_text(instant)
+            return found
+
         return [
             {
                 "room_id": int(slot.room_id),
-                "starts_at": _utc_text(slot.starts_at),
-                "ends_at": _utc_text(slot.ends_at),
+                "starts_at": text(slot.starts_at),
+                "ends_at": text(slot.ends_at),
                 "free_chairs": int(slot.free_chairs),
             }
             for slot in value
