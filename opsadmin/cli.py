@@ -54,6 +54,27 @@ def users_create(email: str, role: str, regions: tuple[str, ...], password_stdin
     click.echo(f"created user {user.email} ({user.role})")
 
 
+@users.command("reset-totp")
+@click.argument("email")
+@with_appcontext
+def users_reset_totp(email: str) -> None:
+    """Forget a user's authenticator (a lost phone): their sessions end and they enrol a new one
+    at next sign-in. Audited."""
+    from opsadmin.audit.service import Actor, acting_as
+    from opsadmin.auth.service import user_by_email
+    from opsadmin.auth.sessions import reset_totp
+
+    try:
+        with acting_as(Actor("system", None, "cli")):
+            user = user_by_email(db.session, email)
+            reset_totp(db.session, user)
+    except DomainError as error:
+        db.session.rollback()
+        _fail(error)
+    db.session.commit()
+    click.echo(f"two-factor reset for {user.email}: they enrol a new authenticator at next sign-in")
+
+
 @click.group("api-keys")
 def api_keys() -> None:
     """API keys for the booking system and other integrations."""

@@ -37,6 +37,7 @@ from opsadmin.audit.service import Actor, acting_as
 from opsadmin.config import setting
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labelled_views import LabelledViewMixin
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")
@@ -172,7 +173,7 @@ class ScopedAjaxModelLoader(QueryAjaxModelLoader):
             return self.view.scoped_get(self.get_query(), self.model, pk)
 
 
-class SecureModelView(SecureMixin, ModelView):
+class SecureModelView(LabelledViewMixin, SecureMixin, ModelView):
     """A model's list/create/edit/details/export pages with roles and regional scoping."""
 
     # Writes need one of these roles; regional leads only read.

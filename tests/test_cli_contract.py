@@ -219,3 +219,20 @@ def wait_for(url: str, process: subprocess.Popen) -> int:
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"{url} did not answer within {TIMEOUT} s")
+
+
+def test_users_create_refuses_an_address_that_is_not_an_email(env):
+    result = opsadmin(
+        env, "users", "create", "notanemail", "--role", "admin", "--password-stdin", stdin=PASSWORD
+    )
+    assert result.returncode == 2 and "is not a valid e-mail address" in result.stderr
+    assert scalar(env, "SELECT count(*) FROM user_account WHERE email = 'notanemail'") == 0
+
+
+def test_users_reset_totp_forgets_the_authenticator_and_is_audited(env):
+    email = "reset.cli@example.org"
+    ok(opsadmin(env, "users", "create", email, "--role", "admin", "--password-stdin",
+                stdin=PASSWORD))  # fmt: skip
+    assert email in ok(opsadmin(env, "users", "reset-totp", email))
+    assert scalar(env, "SELECT totp_enrol_required FROM user_account WHERE email = :e", e=email)
+    assert scalar(env, "SELECT count(*) FROM audit_event WHERE action = 'reset_totp'") == 1

@@ -9,6 +9,7 @@ from flask_admin.theme import Bootstrap4Theme
 from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
 from opsadmin.admin.security import csp_nonce, init_security
+from opsadmin.labels import badge, label
 
 # Menu order: master data first, then the flow of work, then reports and administration. Each
 # entry names a feature's admin module and the function that lists its views.
@@ -30,6 +31,8 @@ def init_admin(app: Flask) -> Admin:
     import importlib
 
     init_security(app)
+    # Stored values in words, statuses as badges, on every console template (one table).
+    app.jinja_env.filters.update(label=label, badge=badge)
     admin = Admin(
         app,
         name="opsadmin",

@@ -1,62 +1,29 @@
 """The console's home: this week's utilisation by site, credentials, referrals, recent report runs.
 
-Every figure is scoped to the user's regions and links to the list behind it. All the
-figures come from the report builders (``opsadmin.reports.utilisation`` and ``followup``), so
-the dashboard and the weekly e-mails cannot disagree.
+Every figure is scoped to the user's regions and links to the list behind it. Utilisation comes
+from the weekly report's builder (``opsadmin.reports.utilisation``); every count is the row count
+of the list it opens (``opsadmin.admin.figures``), through list filters that use the same service
+conditions as the follow-up digest (stalled, funnel stages, renewals due).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 from flask_admin import expose
 from markupsafe import Markup, escape
-from werkzeug.routing import BuildError
 
+from opsadmin.admin.figures import Figure, ShownFigure, link, show
 from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
-from opsadmin.locations.models import Region
-from opsadmin.reports import followup, utilisation
-from opsadmin.reports.models import ReportRun
+from opsadmin.referrals.service import FUNNEL
+from opsadmin.reports import utilisation
+from opsadmin.reports.followup import STALLED_STAGES
+from opsadmin.reports.models import RUN_STATUSES, ReportRun
 from opsadmin.reports.weeks import shift_week, week_of
-
-
-def link(endpoint: str, **params: Any) -> str | None:
-    """The URL of a console page, or None when that view is not part of the console."""
-    try:
-        return url_for(endpoint, **params)
-    except BuildError:
-        return None
-
-
-def filter_link(endpoint: str, filters: dict[str, str]) -> str | None:
-    """The list of view ``endpoint`` filtered by its filters labelled as ``filters``' keys
-    (label → value); the unfiltered list when the view lacks one of them."""
-    admin = current_app.extensions.get("opsadmin_admin")
-    for view in getattr(admin, "_views", []):
-        if view.endpoint != endpoint or not getattr(view, "_filter_args", None):
-            continue
-        keys: dict[str, str] = {}
-        for key, (_index, flt) in view._filter_args.items():
-            keys.setdefault(str(flt.name), key)  # the first operation of a label, e.g. "equals"
-        if all(name in keys for name in filters):
-            params = {
-                f"flt{position}_{keys[name]}": value
-                for position, (name, value) in enumerate(filters.items())
-            }
-            return link(f"{endpoint}.index_view", **params)
-    return link(f"{endpoint}.index_view")
-
-
-def dashboard_regions(session: Any, region_ids: set[int] | None) -> list[Region]:
-    query = sa.select(Region).order_by(Region.code)
-    if region_ids is not None:
-        query = query.where(Region.id.in_(region_ids or {-1}))
-    return list(session.scalars(query))
 
 
 # -- utilisation (the weekly report's builder) --------------------------------------------------
@@ -134,56 +101,47 @@ def _bars(row: SiteUtilisation, x: int, bar: int, top: int, height: int) -> list
     return parts
 
 
-# -- credentials, referrals (the follow-up digest's builders) -----------------------------------
-@dataclass
-class CredentialCounts:
-    staff_expiring: int = 0
-    staff_expired: int = 0
-    site_expiring: int = 0
-    site_expired: int = 0
-    links: dict[str, str | None] = field(default_factory=dict)
+# -- figures: each the row count of the list it opens (opsadmin.admin.figures) -----------------------
+RENEWAL_STATUSES = ("expiring", "expired")
 
 
-def credential_counts(session: Any, regions: list[Region], today: dt.date) -> CredentialCounts:
-    """Distinct staff credentials and site registrations expiring or expired, over the regions."""
-    staff: dict[int, str] = {}
-    sites: dict[int, str] = {}
-    for region in regions:
-        for row in followup.staff_credentials(session, region.id, today):
-            staff[row["credential_id"]] = row["status"]
-        for row in followup.site_registrations(session, region.id, today):
-            sites[row["registration_id"]] = row["status"]
-    statuses = list(staff.values()), list(sites.values())
-    return CredentialCounts(
-        staff_expiring=statuses[0].count("expiring"),
-        staff_expired=statuses[0].count("expired"),
-        site_expiring=statuses[1].count("expiring"),
-        site_expired=statuses[1].count("expired"),
-        links={
-            "staff_expiring": filter_link("admin_credentials", {"Status": "expiring"}),
-            "staff_expired": filter_link("admin_credentials", {"Status": "expired"}),
-            "site_expiring": filter_link("admin_site_registrations", {"Status": "expiring"}),
-            "site_expired": filter_link("admin_site_registrations", {"Status": "expired"}),
-        },
-    )
+def credential_figures() -> dict[str, list[Figure]]:
+    """Staff credentials and site registrations due for renewal, by status."""
+    return {
+        "staff": [
+            Figure(f"staff-{s}", "admin_credentials", (("Renewal due", s),))
+            for s in RENEWAL_STATUSES
+        ],
+        "site": [
+            Figure(f"site-{s}", "admin_site_registrations", (("Status", s),))
+            for s in RENEWAL_STATUSES
+        ],
+    }
 
 
-def referral_funnel(session: Any, regions: list[Region], today: dt.date) -> list[tuple[str, int]]:
-    """The 90-day funnel summed over the user's regions' sites."""
-    totals = dict.fromkeys(followup.FUNNEL, 0)
-    for region in regions:
-        for row in followup.funnel(session, region.id, today):
-            for stage in totals:
-                totals[stage] += row[stage]
-    return list(totals.items())
+def funnel_figures() -> list[Figure]:
+    return [
+        Figure(f"funnel-{stage}", "admin_referrals", (("Funnel stage", stage),)) for stage in FUNNEL
+    ]
 
 
-def stalled_by_stage(session: Any, regions: list[Region], today: dt.date) -> list[tuple[str, int]]:
-    ids: dict[str, set[int]] = {stage: set() for stage in followup.STALLED_STAGES}
-    for region in regions:
-        for stage, found in followup.stalled(session, region.id, today).items():
-            ids.setdefault(stage, set()).update(found)
-    return [(stage, len(found)) for stage, found in ids.items()]
+def stalled_figures() -> list[Figure]:
+    return [
+        Figure(f"stalled-{stage}", "admin_referrals", (("Stalled", "1"), ("Status", stage)))
+        for stage in STALLED_STAGES
+    ]
+
+
+def run_figures() -> list[Figure]:
+    return [
+        Figure(f"runs-{status}", "admin_report_runs", (("Status", status),))
+        for status in RUN_STATUSES
+    ]
+
+
+def shown(figures: list[Figure]) -> list[tuple[str, ShownFigure]]:
+    """(stage or status, figure) pairs: the key after its first dash names it."""
+    return [(figure.key.split("-", 1)[1], show(figure)) for figure in figures]
 
 
 # -- report runs -----------------------------------------------------------------------------------
@@ -201,7 +159,6 @@ class DashboardView(SecureIndexView):
     def index(self):
         session = db.session
         region_ids = user_region_ids()
-        regions = dashboard_regions(session, region_ids)
         today = dt.date.today()
         week = week_of(today)
         sites = site_utilisation(session, region_ids, week)
@@ -210,13 +167,12 @@ class DashboardView(SecureIndexView):
             week=week,
             sites=sites,
             chart=utilisation_chart(sites) if sites else None,
-            credentials=credential_counts(session, regions, today),
-            funnel=referral_funnel(session, regions, today),
-            stalled=[
-                (stage, count, filter_link("admin_referrals", {"Stalled": "1", "Status": stage}))
-                for stage, count in stalled_by_stage(session, regions, today)
-            ],
-            referrals_link=link("admin_referrals.index_view"),
+            credentials={
+                kind: dict(shown(figures)) for kind, figures in credential_figures().items()
+            },
+            funnel=shown(funnel_figures()),
+            stalled=shown(stalled_figures()),
+            run_counts=[(status, f) for status, f in shown(run_figures()) if f.count],
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),

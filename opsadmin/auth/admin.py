@@ -16,6 +16,7 @@ from wtforms import fields, validators
 from opsadmin.console import ConsoleSecureForm, SecureModelView
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labels import choices, labels
 
 
 class UserView(SecureModelView):
@@ -46,13 +47,6 @@ class UserView(SecureModelView):
             validators=[validators.Optional()],
         )
     }
-    form_choices = {
-        "role": [
-            ("admin", "admin"),
-            ("ops_manager", "ops_manager"),
-            ("regional_lead", "regional_lead"),
-        ]
-    }
 
     def create_model(self, form: Any):
         from opsadmin.auth.service import create_user
@@ -78,6 +72,7 @@ class UserView(SecureModelView):
 
     def update_model(self, form: Any, model: Any) -> bool:
         from opsadmin.auth import sessions
+        from opsadmin.auth.service import valid_email
 
         if model.id == current_user.id and (not form.active.data or form.role.data != "admin"):
             flash("You cannot disable yourself or drop your own administrator role.", "error")
@@ -87,7 +82,7 @@ class UserView(SecureModelView):
         del form.password  # never copied onto the model as-is
         try:
             form.populate_obj(model)
-            model.email = model.email.strip().lower()
+            model.email = valid_email(model.email)
             if password:
                 sessions.change_password(db.session, model, password)
             if was_active and not model.active:
@@ -100,7 +95,10 @@ class UserView(SecureModelView):
         return True
 
     @action(
-        "reset_totp", "Reset two-factor", "They will enrol a new authenticator at next sign-in."
+        "reset_totp",
+        "Reset two-factor",
+        "Reset two-factor for the selected users? Their sessions end and they enrol a new "
+        "authenticator at next sign-in.",
     )
     def action_reset_totp(self, ids: list[Any]) -> None:
         from opsadmin.auth import sessions
@@ -124,7 +122,7 @@ class ApiKeyForm(ConsoleSecureForm):
     )
     scopes = fields.SelectMultipleField(
         "Scopes",
-        choices=[("read", "read"), ("write", "write"), ("admin", "admin")],
+        choices=choices(("read", "write", "admin")),
         validators=[validators.InputRequired()],
     )
 
@@ -150,6 +148,7 @@ class ApiKeyView(SecureModelView):
     )
     column_exclude_list = ("digest",)
     column_searchable_list = ("name", "prefix")
+    column_formatters = {"scopes": lambda view, context, model, name: labels(model.scopes)}
 
     def scaffold_form(self):
         return ApiKeyForm

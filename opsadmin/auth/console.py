@@ -321,6 +321,7 @@ def totp_enrol():
             return _refuse_throttled(user.email, user)
         if sessions.verify_totp(user, request.form.get("code") or ""):
             user.totp_enabled = True
+            user.totp_enrol_required = False
             audit.record(db.session, "totp_enrolled", entity="User", entity_id=user.id)
             target = session.pop(NEXT_KEY, None) or url_for("admin.index")
             _rotate_session(user, totp_verified=True)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column, utcnow
+from opsadmin.labels import label
 
 if TYPE_CHECKING:  # the relationship names its target by name: auth depends on no feature
     from opsadmin.locations.models import Region
@@ -34,6 +35,9 @@ class User(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # Set by an administrator's two-factor reset: the next sign-in enrols a new authenticator
+    # whatever OPSADMIN_REQUIRE_TOTP says (a reset never drops the second factor).
+    totp_enrol_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The last TOTP time step accepted: a code is single-use.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -60,7 +64,7 @@ class User(TimestampMixin, Base):
         return str(self.id)
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.role})"
+        return f"{self.email} ({label(self.role)})"
 
 
 class ConsoleSession(Base):

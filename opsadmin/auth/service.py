@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from opsadmin.auth.models import API_SCOPES, USER_ROLES, ApiKey, User
 from opsadmin.auth.passwords import hash_password
 from opsadmin.db import utcnow
-from opsadmin.errors import InvalidInput
+from opsadmin.errors import InvalidInput, NotFound
+from opsadmin.validation import check_email
 
 MIN_PASSWORD_LENGTH = 12
 KEY_PREFIX = "opk_"
@@ -30,10 +31,29 @@ def check_password_rules(password: str) -> None:
         )
 
 
+def valid_email(address: str) -> str:
+    """The address, normalised and in lower case, or InvalidInput: the console's user form and
+    ``opsadmin users create`` both check with this."""
+    normalised = check_email((address or "").strip())
+    if normalised is None:
+        raise InvalidInput(
+            f"{address!r} is not a valid e-mail address.",
+            errors={"email": ["Give an e-mail address, e.g. name@example.org."]},
+        )
+    return normalised.lower()
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user {email.strip()!r}.")
+    return user
+
+
 def create_user(
     session: Session, email: str, password: str, role: str, region_codes: list[str] | None = None
 ) -> User:
-    email = email.strip().lower()
+    email = valid_email(email)
     if role not in USER_ROLES:
         raise InvalidInput(f"Unknown role {role!r}.", errors={"role": [f"One of {USER_ROLES}."]})
     check_password_rules(password)

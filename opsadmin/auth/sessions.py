@@ -16,6 +16,7 @@ import pyotp
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin.audit import service as audit
 from opsadmin.auth.models import ConsoleSession, LoginFailure, User
 from opsadmin.auth.passwords import hash_password
 from opsadmin.auth.service import check_password_rules
@@ -137,11 +138,21 @@ def set_user_active(session: Session, user: User, active: bool) -> None:
 
 
 def reset_totp(session: Session, user: User) -> None:
-    """Forget the user's authenticator: they enrol again at next login (never a bypass)."""
+    """Forget the user's authenticator and end their sessions: they enrol a new one at next
+    login (never a bypass)."""
     user.totp_secret = None
     user.totp_enabled = False
     user.totp_last_step = None
-    revoke_user_sessions(session, user.id)
+    user.totp_enrol_required = True
+    ended = revoke_user_sessions(session, user.id)
+    audit.record(
+        session,
+        "reset_totp",
+        entity="User",
+        entity_id=user.id,
+        detail=f"two-factor reset for {user.email}; {ended} session(s) ended",
+        changes={"sessions_ended": ended},
+    )
 
 
 # -- throttling ----------------------------------------------------------------------------------
@@ -175,8 +186,9 @@ def clear_account_failures(session: Session, email: str) -> None:
 # -- TOTP ----------------------------------------------------------------------------------------
 def totp_required(user: User, require_for_all: bool) -> bool:
     """Administrators always need TOTP; everyone does when OPSADMIN_REQUIRE_TOTP is on, and so
-    does anyone who has enrolled (an enrolled factor is never skipped)."""
-    return require_for_all or user.role == "admin" or user.totp_enabled
+    does anyone who has enrolled (an enrolled factor is never skipped) or whose authenticator an
+    administrator reset."""
+    return require_for_all or user.role == "admin" or user.totp_enabled or user.totp_enrol_required
 
 
 def ensure_totp_secret(user: User) -> str:

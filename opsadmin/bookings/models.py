@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin import master_cache
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 from opsadmin.locations.models import Location, LocationClosure, OpeningHours, SiteRegistration
 from opsadmin.referrals.models import INDICATIONS, Referral
 from opsadmin.rooms.models import Room
@@ -20,9 +21,10 @@ from opsadmin.staff.models import (
     staff_location,
 )
 
-# What availability caches per worker (the site's master data) (bookings/availability.py): a write to any of these tables
-# bumps the cache_version token in its transaction. Declared here, beside the models every process
-# imports, so that a worker that never serves availability still invalidates the others' copies.
+# What availability caches per worker (bookings/availability.py), the site's master data: a write
+# to any of these tables bumps the cache_version token in its transaction. Declared here, beside
+# the models every process imports, so that a worker that never serves availability still
+# invalidates the other workers' copies.
 master_cache.watch(Location, OpeningHours, LocationClosure, SiteRegistration, Room, CredentialRule)
 # ... and the site rosters: who is assigned where, and their credentials.
 master_cache.watch(StaffMember, staff_location, Credential)
@@ -65,4 +67,4 @@ class Appointment(TimestampMixin, Base):
     referral: Mapped[Referral | None] = relationship()
 
     def __str__(self) -> str:
-        return f"{self.external_id} ({self.kind}, {self.status})"
+        return f"{self.external_id} ({label(self.kind)}, {label(self.status)})"

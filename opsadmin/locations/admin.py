@@ -12,16 +12,16 @@ from typing import Any
 
 from flask_admin import BaseView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import StringField
 
 from opsadmin.config import setting
 from opsadmin.console import SITES, MasterDataView
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labels import badge, choices
 from opsadmin.locations import service
 from opsadmin.locations.models import (
-    SITE_REGISTRATION_KINDS,
     Location,
     LocationClosure,
     Region,
@@ -86,13 +86,6 @@ class LocationClosureView(MasterDataView):
         return {region_of_location(model.location)}
 
 
-REGISTRATION_BADGES = {
-    "valid": "badge-success",
-    "expiring": "badge-warning",
-    "expired": "badge-danger",
-}
-
-
 def _warning_days() -> int:
     return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
@@ -102,26 +95,24 @@ class RegistrationStatusFilter(BaseSQLAFilter):
     the same kind and state at the site), as the dashboard and the follow-up digest count them."""
 
     def __init__(self) -> None:
-        options = [(status, status) for status in service.REGISTRATION_STATUSES]
+        options = choices(service.REGISTRATION_STATUSES)
         super().__init__(SiteRegistration.expires_on, "Status", options=options)
 
     def validate(self, value: str) -> bool:
         return value in service.REGISTRATION_STATUSES
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
-        status = service.registration_status_sql(dt.date.today(), _warning_days())
+        today = dt.date.today()
         if value == "valid":
-            return query.filter(status == value)
-        return query.filter(status == value, ~service.registration_renewed())
+            return query.filter(service.registration_status_sql(today, _warning_days()) == value)
+        return query.filter(service.registration_due(today, _warning_days(), value))
 
     def operation(self) -> str:
         return "is"
 
 
 def registration_badge(view: Any, context: Any, model: SiteRegistration, name: str) -> Markup:
-    status = service.registration_status(model.expires_on, dt.date.today(), _warning_days())
-    css = REGISTRATION_BADGES[status]
-    return Markup('<span class="badge {}">{}</span>').format(css, escape(status))
+    return badge(service.registration_status(model.expires_on, dt.date.today(), _warning_days()))
 
 
 class SiteRegistrationView(MasterDataView):
@@ -136,7 +127,6 @@ class SiteRegistrationView(MasterDataView):
     column_formatters_detail = {"status": registration_badge}
     column_default_sort = "expires_on"
     form_columns = ("location", "kind", "number", "state", "issued_on", "expires_on")
-    form_choices = {"kind": [(kind, kind.replace("_", " ")) for kind in SITE_REGISTRATION_KINDS]}
     form_args = {"location": {"query_factory": scoped_locations}}
     column_labels = {"location.code": "Location code", "location.name": "Location"}
 

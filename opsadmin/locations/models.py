@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 
 SITE_REGISTRATION_KINDS = ("dea_registration", "state_csr")
 
@@ -126,4 +127,4 @@ class SiteRegistration(TimestampMixin, Base):
     location: Mapped[Location] = relationship(back_populates="registrations")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.number} ({self.state}, expires {self.expires_on})"
+        return f"{label(self.kind)} {self.number} ({self.state}, expires {self.expires_on})"

@@ -418,3 +418,15 @@ def registration_renewed() -> sa.ColumnElement[bool]:
     """True for a site registration superseded by a newer one of the same kind and state at the
     same site: its expiry is no longer news (the console, the dashboard and the digest skip it)."""
     return expiry.superseded_by_renewal(SiteRegistration, "location_id", "kind", "state")
+
+
+def registration_due(
+    as_of: dt.date, warning_days: int, status: str | None = None
+) -> sa.ColumnElement[bool]:
+    """SQL on :class:`SiteRegistration`: not renewed, and ``expired`` or ``expiring`` on
+    ``as_of`` (either when ``status`` is None). The digest, the dashboard and the registrations
+    list's status filter count with this one condition."""
+    statuses = ("expiring", "expired") if status is None else (status,)
+    return sa.and_(
+        registration_status_sql(as_of, warning_days).in_(statuses), ~registration_renewed()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 from dataclasses import dataclass
@@ -54,11 +55,36 @@ def read_outbox_message(outbox_dir: str, name: str) -> EmailMessage | None:
 
 
 def message_parts(message: EmailMessage) -> dict[str, object]:
-    """The text and HTML bodies and the attachment names of a message, for display."""
+    """The text and HTML bodies and the attachments (position, file name) of a message, for
+    display; the HTML's ``cid:`` images are inlined as ``data:`` URIs so a frame shows them."""
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     return {
         "text": text.get_content() if text is not None else "",
-        "html": html.get_content() if html is not None else "",
-        "attachments": [part.get_filename() for part in message.iter_attachments()],
+        "html": inline_images(message, html.get_content()) if html is not None else "",
+        "attachments": [
+            (index, part.get_filename() or f"attachment-{index}")
+            for index, part in enumerate(message.iter_attachments())
+        ],
     }
+
+
+def inline_images(message: EmailMessage, html: str) -> str:
+    """``html`` with each ``cid:`` reference to an image of the message replaced by its data."""
+    for part in message.walk():
+        cid = str(part.get("Content-ID", "")).strip().strip("<>")
+        if not cid or part.get_content_maintype() != "image":
+            continue
+        data = base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii")
+        html = html.replace(f"cid:{cid}", f"data:{part.get_content_type()};base64,{data}")
+    return html
+
+
+def attachment(message: EmailMessage, index: int) -> tuple[str, str, bytes] | None:
+    """The file name, content type and bytes of the message's ``index``-th attachment."""
+    parts = list(message.iter_attachments())
+    if not 0 <= index < len(parts):
+        return None
+    part = parts[index]
+    name = part.get_filename() or f"attachment-{index}"
+    return name, part.get_content_type(), part.get_payload(decode=True) or b""

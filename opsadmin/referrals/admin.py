@@ -28,6 +28,7 @@ from opsadmin.console import SecureModelView, user_region_ids
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.labels import choices, label
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, zone
 from opsadmin.referrals import service
@@ -51,10 +52,6 @@ ACTION_LABELS = {
 }
 
 
-def label(status: str) -> str:
-    return status.replace("_", " ")
-
-
 class StalledFilter(BaseSQLAFilter):
     """Stalled (or not) by the thresholds of DESIGN §5 — the API's and the reports' rule."""
 
@@ -67,6 +64,23 @@ class StalledFilter(BaseSQLAFilter):
 
     def operation(self) -> str:
         return "is"
+
+
+class FunnelStageFilter(BaseSQLAFilter):
+    """Received in the funnel's window (OPSADMIN_FUNNEL_DAYS) and reached the stage: the rows
+    behind the dashboard's and the digest's funnel figures."""
+
+    def __init__(self) -> None:
+        super().__init__(Referral.status, "Funnel stage", options=choices(service.FUNNEL))
+
+    def validate(self, value: str) -> bool:
+        return value in service.FUNNEL
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        return query.filter(service.in_funnel_stage(value, dt.date.today()))
+
+    def operation(self) -> str:
+        return "reached"
 
 
 class AtLocationFilter(BaseSQLAFilter):
@@ -90,7 +104,7 @@ class AtLocationFilter(BaseSQLAFilter):
 
 class ChoiceFilter(BaseSQLAFilter):
     def __init__(self, column: Any, name: str, values: tuple[str, ...]) -> None:
-        super().__init__(column, name, options=[(v, label(v)) for v in values])
+        super().__init__(column, name, options=choices(values))
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         return query.filter(self.column == value)
@@ -151,6 +165,7 @@ class ReferralView(SecureModelView):
         ChoiceFilter(Referral.indication, "Indication", INDICATIONS),
         AtLocationFilter(),
         StalledFilter(),
+        FunnelStageFilter(),
         "received_on",
         "follow_up_due_on",
     )
@@ -160,7 +175,6 @@ class ReferralView(SecureModelView):
         "referring_provider_npi": "NPI",
         "referring_provider_practice": "Practice",
     }
-    column_formatters = {"status": lambda v, c, m, n: label(m.status)}
 
     def scope_query(self, query: Any, region_ids: set[int]) -> Any:
         return query.filter(service.in_regions(region_ids))
@@ -216,7 +230,7 @@ class ReferralView(SecureModelView):
             flash(refusal(error), "error")
         else:
             db.session.commit()
-            flash(f"Referral #{referral.id} is now {label(to)}.", "success")
+            flash(f"Referral #{referral.id} is now {label(to).lower()}.", "success")
         return redirect(self.get_url(".details_view", id=referral.id))
 
 

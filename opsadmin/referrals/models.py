@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column, utcnow
+from opsadmin.labels import label
 from opsadmin.locations.models import Location
 from opsadmin.staff.models import StaffMember
 
@@ -79,7 +80,7 @@ class Referral(TimestampMixin, Base):
     )
 
     def __str__(self) -> str:
-        return f"Referral #{self.id} ({self.indication}, {self.status})"
+        return f"Referral #{self.id} ({label(self.indication)}, {label(self.status)})"
 
 
 class ReferralEvent(Base):

@@ -542,3 +542,48 @@ def filtered_referrals(
     if stalled is not None:
         query = query.where(stalled_filter() if stalled else ~stalled_filter())
     return query
+
+
+# -- the funnel: how far the referrals received in a window got -----------------------------------
+# Stage → the statuses that prove a referral reached it (its own and every later one).
+FUNNEL: dict[str, tuple[str, ...] | None] = {
+    "received": None,
+    "consulted": (
+        "consulted",
+        "approved",
+        "declined",
+        "treatment_scheduled",
+        "in_treatment",
+        "completed",
+    ),
+    "approved": ("approved", "treatment_scheduled", "in_treatment", "completed"),
+    "started": ("in_treatment", "completed"),
+    "completed": ("completed",),
+}
+
+
+def funnel_reached(stage: str) -> sa.ColumnElement[bool]:
+    """SQL on :class:`Referral`: it reached ``stage`` (is in, or has passed through, one of the
+    stage's statuses)."""
+    statuses = FUNNEL[stage]
+    if statuses is None:
+        return sa.true()
+    event = (
+        sa.select(ReferralEvent.id)
+        .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.to_status.in_(statuses))
+        .exists()
+    )
+    return sa.or_(Referral.status.in_(statuses), event)
+
+
+def funnel_window(as_of: dt.date, days: int | None = None) -> sa.ColumnElement[bool]:
+    """Received in the ``days`` (OPSADMIN_FUNNEL_DAYS) days before ``as_of``."""
+    days = int(setting("OPSADMIN_FUNNEL_DAYS")) if days is None else days
+    since = as_of - dt.timedelta(days=days)
+    return sa.and_(Referral.received_on >= since, Referral.received_on < as_of)
+
+
+def in_funnel_stage(stage: str, as_of: dt.date) -> sa.ColumnElement[bool]:
+    """Received in the funnel's window and reached ``stage``: the follow-up digest's funnel
+    figure, the dashboard's and the referral list's "Funnel stage" filter are this condition."""
+    return sa.and_(funnel_window(as_of), funnel_reached(stage))

@@ -18,7 +18,12 @@ from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.jobs import EMAIL, REPORTS, enqueue
 from opsadmin.locations.models import Region
-from opsadmin.notifications.outbox import list_outbox, message_parts, read_outbox_message
+from opsadmin.notifications.outbox import (
+    attachment,
+    list_outbox,
+    message_parts,
+    read_outbox_message,
+)
 from opsadmin.reports import service
 from opsadmin.reports.jobs import run_report, send_delivery
 from opsadmin.reports.models import REPORT_KINDS, ReportRun
@@ -159,13 +164,32 @@ class OutboxView(SecureView):
         entries = list_outbox(setting("OPSADMIN_OUTBOX_DIR"), self._region_codes())
         return self.render("reports/outbox.html", entries=entries)
 
-    @expose("/<filename>")
-    def message(self, filename: str) -> str:
-        # (not "name": flask-admin passes the view function's name under that keyword)
+    def _message_or_404(self, filename: str) -> Any:
         message = read_outbox_message(setting("OPSADMIN_OUTBOX_DIR"), filename)
         codes = self._region_codes()
         if message is None or (codes is not None and message.get("X-Opsadmin-Region") not in codes):
             abort(404)
+        return message
+
+    @expose("/<filename>/attachments/<int:index>")
+    def attachment(self, filename: str, index: int) -> Response:
+        """Download one attachment of an outbox message (audited like a report download)."""
+        found = attachment(self._message_or_404(filename), index)
+        if found is None:
+            abort(404)
+        name, mimetype, content = found
+        with acting_as(console_actor()):
+            record(db.session, "export", entity="Outbox", entity_id=filename, detail=name)
+            db.session.commit()
+        response = Response(content, mimetype=mimetype)
+        safe_name = "".join(c for c in name if c.isalnum() or c in "._-") or "attachment"
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+        return response
+
+    @expose("/<filename>")
+    def message(self, filename: str) -> str:
+        # (not "name": flask-admin passes the view function's name under that keyword)
+        message = self._message_or_404(filename)
         return self.render(
             "reports/outbox_message.html",
             name=filename,

@@ -17,27 +17,19 @@ from opsadmin.bookings.models import Appointment
 from opsadmin.config import setting
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location, Region, SiteRegistration
-from opsadmin.locations.service import registration_renewed, registration_status_sql
-from opsadmin.referrals.models import Referral, ReferralEvent
+from opsadmin.locations.service import (
+    registration_due,
+    registration_renewed,
+    registration_status_sql,
+)
+from opsadmin.referrals import service as referral_service
+from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
 from opsadmin.staff.models import Credential, StaffMember, staff_location
-from opsadmin.staff.service import credential_renewed, credential_status_sql
+from opsadmin.staff.service import credential_renewed, credential_status_sql, renewal_due
 
-# Stage → the statuses that prove a referral reached it (its own and every later one).
-FUNNEL = {
-    "received": None,
-    "consulted": (
-        "consulted",
-        "approved",
-        "declined",
-        "treatment_scheduled",
-        "in_treatment",
-        "completed",
-    ),
-    "approved": ("approved", "treatment_scheduled", "in_treatment", "completed"),
-    "started": ("in_treatment", "completed"),
-    "completed": ("completed",),
-}
+# Stage → the statuses that prove a referral reached it (defined with the referral rules).
+FUNNEL = referral_service.FUNNEL
 STALLED_STAGES = ("received", "consulted", "approved", "in_treatment")
 # Where a stage's work happens: before the decision at the consult site, after it at the treatment site.
 CONSULT_STAGES = ("received", "consult_scheduled", "consulted", "declined")
@@ -97,20 +89,11 @@ def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[st
 
 
 def _reached(stage: str) -> sa.ColumnElement[int]:
-    statuses = FUNNEL[stage]
-    if statuses is None:
-        return sa.literal(1)
-    event = (
-        sa.select(ReferralEvent.id)
-        .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.to_status.in_(statuses))
-        .exists()
-    )
-    return sa.case((sa.or_(Referral.status.in_(statuses), event), 1), else_=0)
+    return sa.case((referral_service.funnel_reached(stage), 1), else_=0)
 
 
 def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     """Referrals received in the last N days per consult location, and how far they got."""
-    since = as_of - dt.timedelta(days=int(setting("OPSADMIN_FUNNEL_DAYS")))
     counts = {
         row[0]: row[1:]
         for row in session.execute(
@@ -118,8 +101,7 @@ def funnel(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, A
             .join(Location, Location.id == Referral.consult_location_id)
             .where(
                 Location.region_id == region_id,
-                Referral.received_on >= since,
-                Referral.received_on < as_of,
+                referral_service.funnel_window(as_of, int(setting("OPSADMIN_FUNNEL_DAYS"))),
             )
             .group_by(Referral.consult_location_id)
         )
@@ -144,12 +126,6 @@ def warning_days() -> int:
     return int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
 
 
-def _expiring(column: Any, as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
-    if on_dates is not None:
-        return column.in_(on_dates)
-    return column <= as_of + dt.timedelta(days=warning_days())
-
-
 def staff_credentials(
     session: Session, region_id: int, as_of: dt.date, on_dates: list[dt.date] | None = None
 ) -> list[dict[str, Any]]:
@@ -162,6 +138,14 @@ def staff_credentials(
         .where(staff_location.c.staff_id == Credential.staff_id, Location.region_id == region_id)
         .exists()
     )
+    if on_dates is None:
+        due = renewal_due(as_of, warning_days())
+    else:
+        due = sa.and_(
+            Credential.expires_on.in_(on_dates),
+            StaffMember.active.is_(True),
+            ~credential_renewed(),
+        )
     rows = session.execute(
         sa.select(
             Credential.id,
@@ -172,12 +156,7 @@ def staff_credentials(
             credential_status_sql(as_of, warning_days()),
         )
         .join(StaffMember, StaffMember.id == Credential.staff_id)
-        .where(
-            StaffMember.active.is_(True),
-            _expiring(Credential.expires_on, as_of, on_dates),
-            in_region,
-            ~credential_renewed(),
-        )
+        .where(due, in_region)
         .order_by(Credential.expires_on, Credential.id)
     ).all()
     return [
@@ -191,6 +170,12 @@ def staff_credentials(
         }
         for cid, staff_id, kind, state, expires, status in rows
     ]
+
+
+def _registration_due(as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
+    if on_dates is None:
+        return registration_due(as_of, warning_days())
+    return sa.and_(SiteRegistration.expires_on.in_(on_dates), ~registration_renewed())
 
 
 def site_registrations(
@@ -207,11 +192,7 @@ def site_registrations(
             registration_status_sql(as_of, warning_days()),
         )
         .join(Location, Location.id == SiteRegistration.location_id)
-        .where(
-            Location.region_id == region_id,
-            _expiring(SiteRegistration.expires_on, as_of, on_dates),
-            ~registration_renewed(),
-        )
+        .where(Location.region_id == region_id, _registration_due(as_of, on_dates))
         .order_by(SiteRegistration.expires_on, Location.code)
     ).all()
     return [

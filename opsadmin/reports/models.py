@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 from opsadmin.locations.models import Region
 
 REPORT_KINDS = ("utilisation", "followup")
@@ -55,7 +56,7 @@ class ReportRun(TimestampMixin, Base):
 
     def __str__(self) -> str:
         code = self.region.code if self.region else "?"
-        return f"{self.kind} {code} {self.week} ({self.status})"
+        return f"{label(self.kind)} {code} {self.week} ({label(self.status)})"
 
 
 class ReportDelivery(TimestampMixin, Base):

@@ -15,15 +15,12 @@ from flask_admin.form import DateTimeField
 from opsadmin.console import SITES, MasterDataView
 from opsadmin.extensions import db
 from opsadmin.locations import service as location_service
-from opsadmin.locations.models import Location, OpeningHours
+from opsadmin.locations.hours_grid import WeeklyHoursField
+from opsadmin.locations.models import Location
 from opsadmin.locations.scoping import region_of_location, scoped_locations, scoped_regions
 from opsadmin.rooms import service
-from opsadmin.rooms.models import ROOM_KINDS, Room, RoomClosure
+from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.validation import refuse_delete_with_history
-
-WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
-WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
-KIND_CHOICES = [(kind, kind) for kind in ROOM_KINDS]
 
 
 class LocationView(MasterDataView):
@@ -44,20 +41,18 @@ class LocationView(MasterDataView):
         "timezone": {"description": "IANA name, e.g. America/Indiana/Indianapolis"},
         "state": {"description": "US state code, e.g. IN"},
     }
+    # Opening hours as a weekly grid (the service checks them); rooms edited inline.
+    form_extra_fields = {
+        "opening_hours": WeeklyHoursField(
+            "Opening hours",
+            description="Local times. A day with no interval is closed; a break is two intervals.",
+        )
+    }
     inline_models = (
-        (
-            OpeningHours,
-            {
-                "form_columns": ("id", "weekday", "opens", "closes"),
-                "form_choices": {"weekday": WEEKDAYS},
-                "form_args": {"weekday": {"coerce": int}},
-            },
-        ),
         (
             Room,
             {
                 "form_columns": ("id", "name", "kind", "capacity", "active"),
-                "form_choices": {"kind": KIND_CHOICES},
             },
         ),
     )
@@ -83,7 +78,6 @@ class RoomView(MasterDataView):
     column_default_sort = "name"
     column_labels = {"location.code": "Location code", "location.name": "Location"}
     form_columns = ("location", "name", "kind", "capacity", "active")
-    form_choices = {"kind": KIND_CHOICES}
     form_args = {"location": {"query_factory": scoped_locations}}
 
     def validate_model(self, model: Room) -> None:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 from opsadmin.locations.models import Location
 
 ROOM_KINDS = ("infusion", "consult", "recovery")
@@ -36,7 +37,7 @@ class Room(TimestampMixin, Base):
 
     def __str__(self) -> str:
         code = self.location.code if self.location else "?"
-        return f"{code} {self.name} ({self.kind}, {self.capacity})"
+        return f"{code} {self.name} ({label(self.kind)}, {self.capacity})"
 
 
 class RoomClosure(Base):

@@ -9,6 +9,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsadmin.db import Base, TimestampMixin, enum_column
+from opsadmin.labels import label
 from opsadmin.locations.models import Location
 
 STAFF_ROLES = (
@@ -57,7 +58,7 @@ class StaffMember(TimestampMixin, Base):
     )
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.role})"
+        return f"{self.name} ({label(self.role)})"
 
 
 class Credential(TimestampMixin, Base):
@@ -94,7 +95,7 @@ class Credential(TimestampMixin, Base):
 
     def __str__(self) -> str:
         state = f" {self.state}" if self.state else ""
-        return f"{self.kind}{state} {self.number}"
+        return f"{label(self.kind)}{state} {self.number}"
 
 
 class CredentialRule(Base):
@@ -111,4 +112,4 @@ class CredentialRule(Base):
     credential_kind: Mapped[str] = enum_column(CREDENTIAL_KINDS, "credential_rule_credential_kind")
 
     def __str__(self) -> str:
-        return f"{self.role} needs {self.credential_kind} for {self.appointment_kind}"
+        return f"{label(self.role)} needs {label(self.credential_kind)} for {label(self.appointment_kind)}"

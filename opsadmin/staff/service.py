@@ -266,3 +266,60 @@ def validate_credential_rule(session: Session, rule: CredentialRule) -> None:
     with session.no_autoflush:
         if session.scalar(query.limit(1)) is not None:
             raise duplicate("credential_kind", f"The rule “{rule}” already exists.")
+
+
+# -- renewals: the credentials someone has to act on ------------------------------------------------
+RENEWAL_STATUSES = ("expiring", "expired")
+
+
+def renewal_due(
+    as_of: dt.date, warning_days: int, status: str | None = None
+) -> sa.ColumnElement[bool]:
+    """SQL on :class:`Credential`: an active staff member's credential, not renewed, that has
+    expired (``status="expired"``) or expires within ``warning_days`` (``"expiring"``); either when
+    ``status`` is None. The follow-up digest, the dashboard and the credentials list's "Renewal
+    due" filter all count with this one condition."""
+    expires = Credential.expires_on
+    horizon = as_of + dt.timedelta(days=warning_days)
+    window = {
+        None: expires <= horizon,
+        "expired": expires < as_of,
+        "expiring": expires.between(as_of, horizon),
+    }[status]
+    return sa.and_(
+        window, Credential.staff.has(StaffMember.active.is_(True)), ~credential_renewed()
+    )
+
+
+# -- bulk changes from the console -------------------------------------------------------------------
+def mark_verified(
+    session: Session, credential_ids: list[int], verified_by: str, on: dt.date
+) -> list[Credential]:
+    """Record that the credentials were checked at the source on ``on`` by ``verified_by`` (the
+    audit hook logs each change with its old and new values)."""
+    credentials = list(
+        session.scalars(
+            sa.select(Credential).where(Credential.id.in_(credential_ids)).order_by(Credential.id)
+        )
+    )
+    for credential in credentials:
+        if credential.issued_on > on:
+            raise InvalidInput(
+                f"Credential {credential} was issued on {credential.issued_on}: "
+                "it cannot be verified before that."
+            )
+        credential.verified_on = on
+        credential.verified_by = verified_by[:120]
+    return credentials
+
+
+def deactivate_staff(session: Session, staff_ids: list[int]) -> list[StaffMember]:
+    """Mark staff members inactive (they leave eligibility and the digests; history stays)."""
+    staff = list(
+        session.scalars(
+            sa.select(StaffMember).where(StaffMember.id.in_(staff_ids)).order_by(StaffMember.id)
+        )
+    )
+    for member in staff:
+        member.active = False
+    return staff

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from opsadmin.admin.dashboard import filter_link
+from opsadmin.admin.figures import filter_link
 from opsadmin.extensions import db
 from opsadmin.reports.models import ReportRun
 from opsadmin.rooms.models import RoomClosure
@@ -53,7 +53,9 @@ def test_site_registrations_show_their_status_and_filter_by_it(app, client, auth
     auth.login(UserFactory(role="admin"))
     page = client.get("/admin/site_registrations/").text
     for status in ("expired", "expiring", "valid"):
-        assert re.search(rf'<span class="badge [^"]+">{status}</span>', page), status
+        assert re.search(
+            rf'<span class="badge [^"]+" data-status="{status}">{status.title()}</span>', page
+        ), status
     for status, code in (("expired", "OLD"), ("expiring", "SON"), ("valid", "FAR")):
         with app.test_request_context():
             url = filter_link("admin_site_registrations", {"Status": status})

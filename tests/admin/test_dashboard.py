@@ -93,7 +93,7 @@ def test_admin_dashboard_counts_every_region(client, auth, busy_region):
 
 
 def _href(page: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}"[^>]*>[^<]*(?:<strong>)?<a href="([^"]+)"', page)
+    found = re.search(rf'id="{element_id}"[^>]*>[^<]*(?:<strong>)?<a [^>]*href="([^"]+)"', page)
     assert found, f"#{element_id} has no link"
     return found.group(1).replace("&amp;", "&")
 

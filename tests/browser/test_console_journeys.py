@@ -216,10 +216,8 @@ def test_admin_creates_a_location_with_hours_and_a_room(chromium_browser, live_s
     page.fill("#city", "Indianapolis")
     page.fill("#state", "IN")
     page.fill("#timezone", "America/Indiana/Indianapolis")
-    page.click("#opening_hours-button")  # flask-admin's inline "Add" (re-bound under the CSP)
-    page.select_option("#opening_hours-0-weekday", index=0, force=True)
-    page.fill("#opening_hours-0-opens", "08:00")
-    page.fill("#opening_hours-0-closes", "18:00")
+    page.fill("#opening_hours-0-0-opens", "08:00")  # the weekly grid: Monday, first interval
+    page.fill("#opening_hours-0-0-closes", "18:00")
     page.click("#rooms-button")
     page.fill("#rooms-0-name", "Infusion 1")
     page.select_option("#rooms-0-kind", "infusion", force=True)
@@ -254,7 +252,7 @@ def test_admin_adds_a_credential_and_sees_its_status_label(chromium_browser, liv
     page.locator("input[type=submit][value='Save']").dispatch_event("click")
     page.wait_for_url("**/admin/credentials/")
     row = page.locator("tr", has_text="ACLS-42")
-    assert row.locator(".badge").inner_text().strip() == "expiring"
+    assert row.locator(".badge").inner_text().strip() == "Expiring"
     journey.shot("status-label")
     assert journey.csp_errors == [], "\n".join(journey.csp_errors)
 

@@ -26,9 +26,8 @@ def location_form(region, **overrides):
         "timezone": "America/Indiana/Indianapolis",
         "phone": "+1 765 555 0100",
         "active": "y",
-        "opening_hours-0-weekday": "0",
-        "opening_hours-0-opens": "08:00",
-        "opening_hours-0-closes": "18:00",
+        "opening_hours-0-0-opens": "08:00",  # the weekly grid: Monday, first interval
+        "opening_hours-0-0-closes": "18:00",
         "rooms-0-name": "Infusion 1",
         "rooms-0-kind": "infusion",
         "rooms-0-capacity": "3",
@@ -67,12 +66,9 @@ def test_console_edit_records_the_changed_fields(client, auth, indiana):
     db.session.commit()
     form = location_form(indiana, name="Greencastle Clinic")
     form = {k: v for k, v in form.items() if not k.startswith(("rooms-", "opening_hours-"))}
-    hours = location.opening_hours
-    for index, interval in enumerate(hours):
-        form[f"opening_hours-{index}-id"] = str(interval.id)
-        form[f"opening_hours-{index}-weekday"] = str(interval.weekday)
-        form[f"opening_hours-{index}-opens"] = interval.opens.strftime("%H:%M")
-        form[f"opening_hours-{index}-closes"] = interval.closes.strftime("%H:%M")
+    for slot, interval in enumerate(location.opening_hours):
+        form[f"opening_hours-{interval.weekday}-{slot}-opens"] = interval.opens.strftime("%H:%M")
+        form[f"opening_hours-{interval.weekday}-{slot}-closes"] = interval.closes.strftime("%H:%M")
     response = client.post(f"/admin/locations/edit/?id={location.id}", data=form)
     assert response.status_code == 302
     (update,) = events("Location", "update")
@@ -87,13 +83,12 @@ def test_console_edit_records_the_changed_fields(client, auth, indiana):
         ({"state": "XX"}, "'XX' is not a US state or territory code"),
         (
             {
-                "opening_hours-1-weekday": "0",
-                "opening_hours-1-opens": "17:00",
-                "opening_hours-1-closes": "20:00",
+                "opening_hours-0-1-opens": "17:00",
+                "opening_hours-0-1-closes": "20:00",
             },
             "Mon 08:00–18:00 overlaps Mon 17:00–20:00",
         ),
-        ({"opening_hours-0-closes": "07:00"}, "closes must be after opens"),
+        ({"opening_hours-0-0-closes": "07:00"}, "closes must be after opens"),
         ({"rooms-0-capacity": "0"}, "Capacity must be a whole number of chairs, at least 1"),
     ],
 )

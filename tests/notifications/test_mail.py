@@ -43,7 +43,7 @@ def test_without_smtp_host_the_message_goes_to_the_outbox_once_per_message_id(tm
     assert len(entries) == 2
     assert list_outbox(str(tmp_path), regions={"IL"}) == []
     message = read_outbox_message(str(tmp_path), entries[0].name)
-    assert message_parts(message)["attachments"] == ["r.csv"]
+    assert message_parts(message)["attachments"] == [(0, "r.csv")]
 
 
 def test_outbox_reader_refuses_paths(tmp_path):

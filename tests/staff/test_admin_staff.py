@@ -110,7 +110,10 @@ def test_credential_status_shown_as_coloured_badge(client, auth):
         ("badge-danger", "expired"),
         ("badge-secondary", "unverified"),
     ]:
-        assert f'<span class="badge {css}">{status}</span>' in html
+        assert (
+            f'<span class="badge {css} status-badge" data-status="{status}">{status.title()}</span>'
+            in html
+        )
 
 
 def test_credential_filters_by_status_and_expiry_window(client, auth):
