@@ -144,6 +144,22 @@ def availability_window(
         session, ("roster", site.id), version, lambda: roster(session, site.id)
     )
     eligible = eligible_on_days(staff, site, days, rules.get(kind, {}))
+    slots = free_slots(session, site, days, kind, duration)
+    answers = [Availability(site, day, kind, duration, slots[day], eligible[day]) for day in days]
+    return AvailabilityWindow(site, kind, duration, answers)
+
+
+def bookable_location(session: Session, code: str) -> Site:
+    """The site by code with what slots are cut from (hours, holidays, registrations, rooms),
+    from the per-worker cache when no write has changed it (one statement: the token)."""
+    return _site(session, code, master_cache.current_version(session))
+
+
+def free_slots(
+    session: Session, site: Site, days: list[dt.date], kind: str, duration: int
+) -> dict[dt.date, list[Slot]]:
+    """The free slots of each of the site's local ``days``, by start then room: the days'
+    appointments and room closures in one statement, free chairs by a sweep per room."""
     rooms = [room for room in site.rooms if room.kind == ROOM_KIND_FOR[kind]]
     opening = {day: _bookable_intervals(site, day, kind) for day in days}
     intervals = [interval for found in opening.values() for interval in found]
@@ -154,16 +170,15 @@ def availability_window(
         booked, closures = _window(session, rooms, window)
     occupancy = {room.id: Occupancy(booked[room.id]) for room in rooms}
     length = dt.timedelta(minutes=duration)
-    answers = []
-    for day in days:
-        slots = [
+    return {
+        day: [
             slot
             for start in _starts(opening[day], length)
             for room in rooms
             if (slot := _slot(room, start, start + length, closures[room.id], occupancy[room.id]))
         ]
-        answers.append(Availability(site, day, kind, duration, slots, eligible[day]))
-    return AvailabilityWindow(site, kind, duration, answers)
+        for day in days
+    }
 
 
 def _check_arguments(kind: str, duration: int, first: dt.date, last: dt.date) -> None:
