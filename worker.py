@@ -1,6 +1,6 @@
-"""RQ worker and cron process (DESIGN §7).
+"""RQ worker and cron process.
 
-    python worker.py [QUEUE ...] [--burst]   a worker (default queues: reports email default)
+    python worker.py [QUEUE ...] [--burst]   a worker (default queues: reports email webhooks default)
     python worker.py cron                    the periodic schedule (one per deployment)
 
 Configuration comes from the environment (REDIS_URL, DATABASE_URL, SMTP_* …), as for the web app.

@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.load_config(config))
     init_database(app)
     init_audit(app)
+    init_events(app)
     init_auth(app)
     init_api(app)
     init_admin(app)
@@ -51,6 +52,18 @@ def init_audit(app: Flask) -> None:
 
     install_audit_hook()
     install_version_hook()
+
+
+def init_events(app: Flask) -> None:
+    import importlib
+
+    from opsadmin.events import webhooks
+    from opsadmin.events.service import install_event_hook, on_deliveries_committed
+
+    for feature in ("bookings", "referrals", "locations"):
+        importlib.import_module(f"opsadmin.{feature}.events").watch_changes()
+    install_event_hook()
+    on_deliveries_committed(webhooks.deliveries_committed)
 
 
 def init_auth(app: Flask) -> None:

@@ -10,6 +10,7 @@ from opsadmin.auth.models import (
     user_region,
 )
 from opsadmin.bookings.models import Appointment
+from opsadmin.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
@@ -31,6 +32,7 @@ __all__ = [
     "ConsoleSession",
     "Credential",
     "CredentialRule",
+    "Event",
     "IdempotencyRecord",
     "Location",
     "LocationClosure",
@@ -47,6 +49,9 @@ __all__ = [
     "SiteRegistration",
     "StaffMember",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "staff_location",
     "user_region",
 ]

@@ -27,6 +27,7 @@ from typing import Any
 import flask_smorest
 import marshmallow as ma
 import sqlalchemy as sa
+from flask import g, has_request_context
 
 from opsadmin.extensions import db
 
@@ -63,6 +64,27 @@ class AwareDateTime(ma.fields.AwareDateTime):
             # Stored datetimes are always aware (UTCDateTime); a naive one is a programming error.
             raise ValueError("naive datetime cannot be serialised")
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class MaskedNumber(ma.fields.String):
+    """A credential or registration number: answered as ``****`` + its last 4 characters unless
+    the request's API key has the ``admin`` scope (HR and credentialing systems); read as given."""
+
+    MASK = "****"
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        text = super()._serialize(value, attr, obj, **kwargs)
+        if text is None or not _masking():
+            return text
+        return self.MASK + text[-4:] if len(text) > 4 else self.MASK
+
+
+def _masking() -> bool:
+    # The authenticated key (opsadmin.auth.apikeys puts it on g); no key, no API answer to mask.
+    if not has_request_context():
+        return False
+    key = g.get("api_key")
+    return key is not None and "admin" not in key.scopes
 
 
 class PaginationQuerySchema(ma.Schema):

@@ -6,7 +6,7 @@ dependency that is only hidden, not absent. Layers, bottom up:
 - core: ``config``, ``db``, ``extensions``, ``errors``, ``settings``, ``console``, ``validation``,
   ``schemas``, ``models``, ``jobs`` (the queue plumbing: it names no feature);
 - features: ``auth``, ``audit``, ``locations``, ``rooms``, ``staff``, ``referrals``, ``bookings``,
-  ``notifications``, ``reports``, ``demo``;
+  ``notifications``, ``events``, ``reports``, ``demo``;
 - composition: ``api``, ``admin``, ``jobs.schedule``, ``cli``, ``app``, ``__main__``.
 """
 
@@ -25,6 +25,7 @@ FEATURES = (
     "referrals",
     "bookings",
     "notifications",
+    "events",
     "reports",
     "demo",
 )

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from opsadmin import audit, auth, bookings, locations, referrals, reports, rooms, staff  # noqa: F401
+from opsadmin import audit, auth, bookings, events, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
 from opsadmin.admin.security import csp_nonce, init_security
 from opsadmin.labels import badge, label
@@ -21,6 +21,7 @@ VIEWS = (
     ("bookings", "admin_views"),
     ("referrals", "admin_views"),
     ("reports", "admin_views"),
+    ("events", "admin_views"),  # webhooks: endpoints, deliveries, attempts
     ("auth", "admin_views"),
     ("audit", "admin_views"),
 )

@@ -17,7 +17,7 @@ from werkzeug.routing import IntegerConverter
 from opsadmin.api.errors import PROBLEM_JSON, ProblemSchema, init_error_handlers, is_api_request
 from opsadmin.extensions import csrf
 
-FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports")
+FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "events")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 MAX_ID = 2**31 - 1  # PostgreSQL integer; SQLite and psycopg overflow on larger path ids
 
@@ -32,6 +32,18 @@ class IdConverter(IntegerConverter):
 
 def _id_parameter_schema(converter: IdConverter) -> dict:
     return {"type": "integer", "minimum": 0, "maximum": converter.max}
+
+
+PAGINATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        name: {"type": "integer"}
+        for name in (
+            "total", "total_pages", "first_page", "last_page", "page", "previous_page", "next_page"
+        )
+    },
+    "required": ["total", "total_pages", "page"],
+}  # fmt: skip
 
 
 class Api(SmorestApi):
@@ -55,12 +67,17 @@ class Api(SmorestApi):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def _register_pagination_header(self) -> None:
-        # The header's value is JSON text: document it as a string (smorest says "object",
-        # which no header value can be).
+        # The header's value is JSON text: a string whose content is a Pagination document
+        # (smorest says "object", which no header value can be).
+        self.spec.components.schema("Pagination", PAGINATION_SCHEMA)
         header = {
             "description": "Pagination metadata, a JSON object: total, total_pages, first_page,"
             " last_page, page, previous_page, next_page.",
-            "schema": {"type": "string"},
+            "schema": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/Pagination"},
+            },
             "example": '{"total": 30, "total_pages": 2, "first_page": 1, "last_page": 2,'
             ' "page": 1, "next_page": 2}',
         }
@@ -69,7 +86,7 @@ class Api(SmorestApi):
 
 def init_api(app: Flask) -> Api:
     """Build this app's Api (never a module-level one) and register every feature's blueprints."""
-    from opsadmin.api import docs, health
+    from opsadmin.api import docs, health, openapi
     from opsadmin.auth.apikeys import init_api_keys
 
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
@@ -90,6 +107,8 @@ def init_api(app: Flask) -> Api:
     for blp in blueprints:
         csrf.exempt(blp)  # API clients authenticate with a bearer key, not a session cookie
         api.register_blueprint(blp)
+    # apispec keeps the registered operations in ``_paths``: finish them once, in place.
+    openapi.finish(api.spec._paths)  # noqa: SLF001
     docs.init_docs(app, api)
     app.extensions["opsadmin_api"] = api
     return api

@@ -6,10 +6,14 @@ makes no external request (the clinics' networks may not allow any).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, render_template
+from markupsafe import Markup, escape
 
+from opsadmin.api.openapi import markdown
+from opsadmin.errors import CATALOGUE
 from opsadmin.extensions import csrf
 
 METHODS = ("get", "put", "post", "patch", "delete")
@@ -31,12 +35,53 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "description": operation.get("description", ""),
                     "parameters": item.get("parameters", []) + operation.get("parameters", []),
                     "body": _body_schema(operation),
-                    "responses": sorted(operation.get("responses", {})),
+                    "responses": [
+                        _response(status, response)
+                        for status, response in sorted(operation.get("responses", {}).items())
+                    ],
                     "secured": bool(operation.get("security")),
                     "scope": operation.get("x-required-scope", ""),
                 }
             )
     return found
+
+
+def _response(status: str, response: dict[str, Any]) -> dict[str, Any]:
+    content = response.get("content", {})
+    examples = next(iter(content.values()), {}).get("examples", {}) if content else {}
+    return {
+        "status": status,
+        "description": response.get("description", ""),
+        "codes": list(examples),
+    }
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> Markup:
+    """CommonMark's inline code (the spec's descriptions) as HTML; everything else escaped."""
+    paragraphs = [part for part in re.split(r"\n\s*\n", markdown(text or "")) if part.strip()]
+    html = "".join(
+        "<p>" + _CODE.sub(r"<code>\1</code>", str(escape(part.strip()))) + "</p>"
+        for part in paragraphs
+    )
+    return Markup(html)
+
+
+def type_label(schema: dict[str, Any] | None) -> str:
+    """A schema's type as a reader says it: "integer or null", "list of Location", "Location"."""
+    schema = schema or {}
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    kind = schema.get("type", "")
+    if isinstance(kind, list):
+        return " or ".join(type_label({**schema, "type": k}) for k in kind)
+    if kind == "array":
+        return "list of " + type_label(schema.get("items"))
+    if schema.get("format"):
+        return f"{kind} ({schema['format']})"
+    return kind or "any"
 
 
 def _body_schema(operation: dict[str, Any]) -> str:
@@ -58,5 +103,15 @@ def init_docs(app: Flask, api: Any) -> None:
             schemas=spec.get("components", {}).get("schemas", {}),
         )
 
+    @bp.route("/api/v1/docs/errors")
+    def api_errors() -> str:
+        return render_template("api/errors.html", catalogue=sorted(CATALOGUE, key=_order))
+
+    bp.add_app_template_filter(prose, "prose")
+    bp.add_app_template_filter(type_label, "type_label")
     csrf.exempt(bp)
     app.register_blueprint(bp)
+
+
+def _order(entry: Any) -> tuple[int, str]:
+    return entry.status, entry.code

@@ -21,6 +21,7 @@ from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 
 PROBLEM_JSON = "application/problem+json"
+MALFORMED_JSON = "malformed_json"
 DATABASE_RETRY_AFTER_SECONDS = 30
 
 # The machine code of a plain HTTP error, when no domain code applies.
@@ -31,6 +32,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
@@ -101,6 +103,11 @@ def _validation_errors(messages: Any) -> dict[str, Any]:
     return flat
 
 
+def _is_malformed_json(errors: Any) -> bool:
+    # webargs' answer to a body that does not parse as JSON.
+    return isinstance(errors, dict) and errors.get("json") == ["Invalid JSON body."]
+
+
 def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     if not is_api_request():
         return error
@@ -115,6 +122,8 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     elif "errors" in data:
         errors = data["errors"]
     detail = data.get("message") or error.description or http.HTTPStatus(status).phrase
+    if status == 400 and _is_malformed_json(errors):
+        return problem(400, "The request body is not valid JSON.", code=MALFORMED_JSON)
     if status == 422 and errors:
         detail = "The request is invalid: see errors for each field."
     if status >= 500:

@@ -21,12 +21,15 @@ from sqlalchemy.orm import Session, attributes
 from opsadmin.audit.models import AuditEvent
 
 # Columns whose values never go into the audit log (secrets), or add nothing to it.
-REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_hash"}
+REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_hash", "secret"}
 SKIPPED = {"created_at", "updated_at", "html", "text", "csv", "png", "figures", "response_body"}
 # Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
 UNAUDITED = {
     "audit_event",
     "console_session",
+    "event",
+    "webhook_delivery",
+    "webhook_attempt",
     "login_failure",
     "idempotency_record",
     "staff_location",

@@ -1,4 +1,4 @@
-"""JSON API of the bookings feature (DESIGN §6): appointments, availability, eligibility.
+"""JSON API of the bookings feature: appointments, availability, eligibility.
 
 Views parse, call :mod:`opsadmin.bookings.service` / :mod:`~opsadmin.bookings.availability` /
 :mod:`opsadmin.staff.eligibility` (every rule lives there), commit and present. The key check
@@ -9,10 +9,11 @@ its lock first.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from flask import jsonify
+from flask import jsonify, request
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
@@ -24,13 +25,14 @@ from opsadmin.bookings.schemas import (
     AppointmentPutSchema,
     AppointmentQuerySchema,
     AppointmentSchema,
-    AppointmentStatusSchema,
+    AppointmentStatusChangeSchema,
     AvailabilityQuerySchema,
     AvailabilitySchema,
     AvailabilityWindowSchema,
     EligibilityQuerySchema,
     EligibilitySchema,
 )
+from opsadmin.errors import PRECONDITION_FAILED, PreconditionFailed
 from opsadmin.extensions import db
 from opsadmin.locations.service import get_location
 from opsadmin.schemas import Blueprint, SelectPage
@@ -50,38 +52,95 @@ RULE_CONFLICTS = (
 )
 
 
+ETAG_HEADERS = {
+    "ETag": {
+        "description": "The appointment's version: send it back in If-Match to update safely.",
+        "schema": {"type": "string"},
+    }
+}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag the change is based on; 412 precondition_failed when it no "
+    "longer matches (someone changed the appointment since).",
+}
+PRECONDITION = "precondition_failed: If-Match does not match the appointment's ETag."
+
+
+def etag(appointment: Appointment) -> str:
+    """A strong ETag: changes with every write of the appointment (its updated_at)."""
+    stamp = f"{appointment.id}:{appointment.updated_at.isoformat()}".encode()
+    return hashlib.sha256(stamp).hexdigest()[:32]
+
+
+def if_match() -> service.Precondition | None:
+    """The request's If-Match as the service's precondition (None without the header)."""
+    wanted = request.if_match
+    if not wanted:
+        return None
+
+    def check(appointment: Appointment | None) -> None:
+        if appointment is not None and (wanted.star_tag or wanted.contains(etag(appointment))):
+            return
+        raise PreconditionFailed(
+            "The appointment changed since it was read (If-Match does not match its ETag).",
+            code=PRECONDITION_FAILED,
+        )
+
+    return check
+
+
+def with_etag(appointment: Appointment, status: int = 200) -> tuple[Appointment, int, dict]:
+    return appointment, status, {"ETag": f'"{etag(appointment)}"'}
+
+
 @blp.route("/appointments/<external_id>")
 class AppointmentItem(MethodView):
     @api_key_required("write")
     @blp.arguments(AppointmentPutSchema)
-    @blp.response(200, AppointmentSchema, description="Updated, or unchanged (identical body).")
-    @blp.alt_response(201, schema=AppointmentSchema, description="Created.")
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(
+        200,
+        AppointmentSchema,
+        description="Updated, or unchanged (identical body).",
+        headers=ETAG_HEADERS,
+    )
+    @blp.alt_response(201, schema=AppointmentSchema, description="Created.", headers=ETAG_HEADERS)
     @blp.alt_response(409, description=f"A booking rule refused: {RULE_CONFLICTS}.")
-    def put(self, body: dict[str, Any], external_id: str) -> tuple[Appointment, int]:
+    @blp.alt_response(412, description=PRECONDITION)
+    def put(self, body: dict[str, Any], external_id: str) -> tuple[Appointment, int, dict]:
         """Create (201) or update/reschedule (200) the booking system's appointment.
 
         Every booking rule is checked in one transaction; the same body twice changes nothing."""
-        request = service.BookingRequest(external_id=external_id, **body)
-        appointment, created = service.book_appointment(db.session, request)
+        booking = service.BookingRequest(external_id=external_id, **body)
+        appointment, created = service.book_appointment(
+            db.session, booking, precondition=if_match()
+        )
         _commit_keeping(appointment)
-        return appointment, 201 if created else 200
+        return with_etag(appointment, 201 if created else 200)
 
     @api_key_required("write")
-    @blp.arguments(AppointmentStatusSchema)
-    @blp.response(200, AppointmentSchema)
+    @blp.arguments(AppointmentStatusChangeSchema)
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
     @blp.alt_response(409, description="invalid_transition: the status may not move so.")
-    def patch(self, body: dict[str, Any], external_id: str) -> Appointment:
+    @blp.alt_response(412, description=PRECONDITION)
+    def patch(self, body: dict[str, Any], external_id: str) -> tuple[Appointment, int, dict]:
         """Move the appointment's status (booked/checked_in → checked_in, completed, no_show,
         cancelled); completed, no_show and cancelled are final."""
-        appointment = service.change_status(db.session, external_id, body["status"])
+        appointment = service.change_status(
+            db.session, external_id, body["status"], precondition=if_match()
+        )
         _commit_keeping(appointment)
-        return appointment
+        return with_etag(appointment)
 
     @api_key_required("read", autocommit=True)
-    @blp.response(200, AppointmentSchema)
-    def get(self, external_id: str) -> Appointment:
+    @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
+    def get(self, external_id: str) -> tuple[Appointment, int, dict]:
         """One appointment by the booking system's id."""
-        return service.get_appointment(db.session, external_id)
+        return with_etag(service.get_appointment(db.session, external_id))
 
 
 def _commit_keeping(appointment: Appointment) -> None:

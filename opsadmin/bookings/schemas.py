@@ -51,7 +51,7 @@ class AppointmentPutSchema(Schema):
             raise ma.ValidationError({"ends_at": ["Must be after starts_at."]})
 
 
-class AppointmentStatusSchema(Schema):
+class AppointmentStatusChangeSchema(Schema):
     status = ma.fields.String(required=True, validate=STATUS)
 
 

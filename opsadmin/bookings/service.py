@@ -9,7 +9,7 @@ must hand over a session with no transaction open (commit or roll back first).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
@@ -59,6 +59,10 @@ SCHEDULE_FIELDS = (
 )
 
 
+# The caller's condition on the stored appointment (None: there is none), e.g. an If-Match.
+Precondition = Callable[[Appointment | None], None]
+
+
 @dataclass(frozen=True)
 class BookingRequest:
     """The booking system's appointment, as its PUT body says it (``location`` is the site code)."""
@@ -76,7 +80,9 @@ class BookingRequest:
     status: str = "booked"
 
 
-def book_appointment(session: Session, booking: BookingRequest) -> tuple[Appointment, bool]:
+def book_appointment(
+    session: Session, booking: BookingRequest, *, precondition: Precondition | None = None
+) -> tuple[Appointment, bool]:
     """Create or reschedule the booking system's appointment; return it and whether it is new.
 
     The room row is locked first so that concurrent bookings of the last chair serialise. A
@@ -86,6 +92,8 @@ def book_appointment(session: Session, booking: BookingRequest) -> tuple[Appoint
     room = lock_room(session, booking.room_id)
     values = _resolve(session, booking)
     existing = _find(session, booking.external_id, lock=True)
+    if precondition is not None:
+        precondition(existing)  # under the row lock: nobody changes it between check and write
     if existing is not None:
         return _change(session, room, booking, values, existing), False
     check_rules(session, room, booking, values)
@@ -110,7 +118,9 @@ def _change(
     return _update(session, existing, changes)
 
 
-def change_status(session: Session, external_id: str, status: str) -> Appointment:
+def change_status(
+    session: Session, external_id: str, status: str, *, precondition: Precondition | None = None
+) -> Appointment:
     """Move an appointment along booked/checked_in → checked_in/completed/no_show/cancelled.
 
     The same status again is a no-op; anything out of a final status is ``invalid_transition``.
@@ -122,6 +132,8 @@ def change_status(session: Session, external_id: str, status: str) -> Appointmen
     appointment = _find(session, external_id, lock=True)
     if appointment is None:
         raise NotFound(f"No appointment {external_id!r}.")
+    if precondition is not None:
+        precondition(appointment)
     previous = appointment.status
     check_transition(previous, status)
     if status != previous:

@@ -54,6 +54,7 @@ from opsadmin.demo.command import (
 )
 from opsadmin.demo.referrals import build_referrals
 from opsadmin.demo.schedule import Schedule, build_schedule
+from opsadmin.events.demo import seed_webhooks
 from opsadmin.staff.service import ensure_default_rules
 
 # -- the entry point ----------------------------------------------------------------------------
@@ -83,6 +84,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         session.flush()  # the referrals' ids, for the appointments linked to them
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)
+        added["webhook_endpoints"] += seed_webhooks(session, now, sorted(locations))
     session.flush()
     return dict(added)
 

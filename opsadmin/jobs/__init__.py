@@ -1,8 +1,8 @@
 """Jobs in one layer: queue names, ``enqueue(queue, func, *ids)`` and the job class that runs a
-feature's own function inside an app context (DESIGN §7).
+feature's own function inside an app context.
 
-Queues: ``reports`` (building), ``email`` (one job per delivery), ``default`` (dispatcher, daily
-jobs). A job is a plain function of ids and primitives in the feature's ``jobs`` module. With
+Queues: ``reports`` (building), ``email`` (one job per delivery), ``webhooks`` (one job per
+webhook attempt), ``default`` (dispatcher, daily jobs, the webhook sweep). A job is a plain function of ids and primitives in the feature's ``jobs`` module. With
 REDIS_URL set, :func:`enqueue` hands it to RQ with the queue's timeout and retries with back-off,
 and the worker runs it through :class:`AppJob`, which pushes the worker's app context around it
 (as flask-rq and redash do). Without REDIS_URL (the embedded default) the function runs at once,
@@ -15,6 +15,7 @@ does name the features' jobs, is :mod:`opsadmin.jobs.schedule`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import uuid
@@ -28,8 +29,8 @@ from rq.job import Job
 from opsadmin.config import setting
 from opsadmin.extensions import db
 
-REPORTS, EMAIL, DEFAULT = "reports", "email", "default"
-QUEUES = (REPORTS, EMAIL, DEFAULT)
+REPORTS, EMAIL, WEBHOOKS, DEFAULT = "reports", "email", "webhooks", "default"
+QUEUES = (REPORTS, EMAIL, WEBHOOKS, DEFAULT)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
 EMAIL_JOB_TIMEOUT = 120
 DISPATCH_JOB_TIMEOUT = 300
@@ -91,6 +92,24 @@ def enqueue(queue_name: str, func: Callable[..., Any], *ids: Any) -> str | None:
     job_id = "-".join([func.__name__.replace("_", "-"), *map(str, ids), uuid.uuid4().hex[:8]])
     job = queue(queue_name).enqueue(
         func, args=ids, job_id=job_id, job_timeout=timeout_of(queue_name),
+        failure_ttl=FAILURE_TTL, retry=Retry(max=len(intervals), interval=intervals),
+    )  # fmt: skip
+    return job.id
+
+
+def enqueue_at(
+    when: dt.datetime, queue_name: str, func: Callable[..., Any], *ids: Any
+) -> str | None:
+    """Like :func:`enqueue`, to run no earlier than ``when`` (RQ's scheduler, which every worker
+    runs). In-process nothing runs now: the job's own ledger keeps the work due for a sweep."""
+    if is_inline():
+        return None
+    from rq import Retry
+
+    intervals = retry_intervals()
+    job_id = "-".join([func.__name__.replace("_", "-"), *map(str, ids), uuid.uuid4().hex[:8]])
+    job = queue(queue_name).enqueue_at(
+        when, func, args=ids, job_id=job_id, job_timeout=timeout_of(queue_name),
         failure_ttl=FAILURE_TTL, retry=Retry(max=len(intervals), interval=intervals),
     )  # fmt: skip
     return job.id

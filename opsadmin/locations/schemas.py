@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from opsadmin.locations.models import SITE_REGISTRATION_KINDS, Location
-from opsadmin.schemas import Schema
+from opsadmin.schemas import MaskedNumber, Schema
 
 CODE = ma.validate.Length(min=1, max=16)
 
@@ -55,7 +55,11 @@ class LocationClosureSchema(Schema):
 class SiteRegistrationSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SITE_REGISTRATION_KINDS))
-    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    number = MaskedNumber(
+        required=True,
+        metadata={"description": "The last 4 characters only, unless the key has admin."},
+        validate=ma.validate.Length(min=1, max=40),
+    )
     state = ma.fields.String(required=True)
     issued_on = ma.fields.Date(load_default=None, allow_none=True)
     expires_on = ma.fields.Date(required=True)

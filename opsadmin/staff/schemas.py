@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from opsadmin.config import setting
-from opsadmin.schemas import Schema
+from opsadmin.schemas import MaskedNumber, Schema
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
     CREDENTIAL_KINDS,
@@ -24,7 +24,11 @@ NAME = ma.validate.Length(min=1, max=120)
 class CredentialSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(CREDENTIAL_KINDS))
-    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    number = MaskedNumber(
+        required=True,
+        metadata={"description": "The last 4 characters only, unless the key has admin."},
+        validate=ma.validate.Length(min=1, max=60),
+    )
     state = ma.fields.String(load_default=None, allow_none=True)
     issued_on = ma.fields.Date(required=True)
     expires_on = ma.fields.Date(required=True)

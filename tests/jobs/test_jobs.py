@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_queue_names():
-    assert QUEUES == ("reports", "email", "default")
+    assert QUEUES == ("reports", "email", "webhooks", "default")
 
 
 @pytest.fixture
@@ -50,6 +50,7 @@ def test_schedule_registers_the_hourly_dispatcher_and_the_daily_credential_job()
     assert registered == {
         ("dispatch_reports", "5 * * * *"),
         ("notify_credential_expiry", "30 6 * * *"),
+        ("sweep_webhooks", "* * * * *"),
     }
 
 
