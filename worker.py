@@ -44,7 +44,7 @@ def run_worker(connection, queues: list[str], burst: bool, scheduler: bool) -> b
 def build_app() -> Flask:
     from opsadmin.app import create_app
 
-    return create_app()
+    return create_app({"OPSADMIN_BACKGROUND": True})  # the job statement timeout
 
 
 def main(argv: list[str] | None = None) -> int:

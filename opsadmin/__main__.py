@@ -4,12 +4,18 @@ builds, with the commands the factory registers (:mod:`opsadmin.cli`)."""
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from opsadmin.app import create_app
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def background_app() -> Flask:
+    """The app for commands: migrations, seeding and reports get the job statement timeout."""
+    return create_app({"OPSADMIN_BACKGROUND": True})
+
+
+@click.group(cls=FlaskGroup, create_app=background_app, add_default_commands=True)
 def main() -> None:
     """opsadmin: the operations backend of the clinic chain."""
 

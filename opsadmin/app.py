@@ -13,6 +13,7 @@ from opsadmin.extensions import csrf, db, login_manager, migrate
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config_module.load_config(config))
+    init_proxies(app)
     init_database(app)
     init_audit(app)
     init_events(app)
@@ -21,6 +22,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_admin(app)
     init_commands(app)
     return app
+
+
+def init_proxies(app: Flask) -> None:
+    """Behind OPSADMIN_TRUSTED_PROXIES reverse proxies, the client is the address they forward
+    (X-Forwarded-For/-Proto), so per-IP login limits and the audit log see the real client.
+    Without it those headers are ignored: anyone could send them."""
+    hops = int(app.config.get("OPSADMIN_TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def init_database(app: Flask) -> None:
@@ -38,6 +50,19 @@ def init_database(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             install_sqlite_pragmas(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _bound_database_round_trips(app)
+
+
+def _bound_database_round_trips(app: Flask) -> None:
+    from opsadmin import db_timeouts
+    from opsadmin.config import statement_timeout
+
+    db_timeouts.install(
+        db.engine,
+        statement_seconds=statement_timeout(app.config),
+        connect_seconds=float(app.config["OPSADMIN_DB_CONNECT_TIMEOUT"]),
+    )
 
 
 def _migrations_dir() -> str:

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "OPSADMIN_STALLED_APPROVED_DAYS": 14,
     "OPSADMIN_FOLLOW_UP_WINDOW_DAYS": 7,
     "OPSADMIN_FUNNEL_DAYS": 90,
+    "OPSADMIN_COURSE_MAX_GAP_DAYS": 7,
+    "OPSADMIN_INFUSION_MINUTES": 120,
     "OPSADMIN_IDEMPOTENCY_HOURS": 72,
     "OPSADMIN_API_RATE_LIMIT": "600 per minute",
     "OPSADMIN_LOGIN_MAX_FAILURES": 10,
@@ -45,6 +47,17 @@ DEFAULTS: dict[str, Any] = {
     "OPSADMIN_WEBHOOK_RETRY_SECONDS": "5,300,1800,7200,18000,36000,36000",
     "OPSADMIN_WEBHOOK_DISABLE_AFTER_DAYS": 5,
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    # Every call that leaves the process is bounded (seconds). The web defaults keep a request
+    # well under gunicorn's 60 s timeout: a hung database answers 503 within about 6 s.
+    "OPSADMIN_DB_CONNECT_TIMEOUT": 3,
+    "OPSADMIN_DB_STATEMENT_TIMEOUT": 5,
+    "OPSADMIN_DB_POOL_TIMEOUT": 5,
+    "OPSADMIN_JOB_DB_STATEMENT_TIMEOUT": 300,  # workers and the command line: reports take longer
+    "OPSADMIN_REDIS_TIMEOUT": 1,
+    "OPSADMIN_REDIS_RETRY_SECONDS": 30,  # after a Redis failure, rate limits are skipped this long
+    "OPSADMIN_SMTP_TIMEOUT": 10,
+    "OPSADMIN_RETRY_AFTER_SECONDS": 30,
+    "OPSADMIN_TRUSTED_PROXIES": 0,  # reverse proxies in front of the app (X-Forwarded-For hops)
     "JSON_SORT_KEYS": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -55,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.1.0",
 }
 
-_TYPES = {bool: lambda v: v.lower() in ("1", "true", "yes", "on"), int: int}
+_TYPES = {bool: lambda v: v.lower() in ("1", "true", "yes", "on"), int: int, float: float}
 
 
 def setting(name: str, default: Any = None) -> Any:
@@ -111,14 +124,27 @@ def load_config(overrides: dict[str, Any] | None = None, environ=None) -> dict[s
     return config
 
 
+def statement_timeout(config: dict[str, Any]) -> float:
+    """Seconds a database statement may take in this process (0: unbounded). Workers and the
+    command line build their app with ``OPSADMIN_BACKGROUND`` set: they get the job timeout."""
+    key = "OPSADMIN_JOB_DB_STATEMENT_TIMEOUT" if config.get("OPSADMIN_BACKGROUND") else None
+    return float(config[key or "OPSADMIN_DB_STATEMENT_TIMEOUT"] or 0)
+
+
 def _engine_options(config: dict[str, Any]) -> dict[str, Any]:
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = options.setdefault("connect_args", {})
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        connect_args = options.setdefault("connect_args", {})
         connect_args.setdefault("timeout", config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
         connect_args.setdefault("check_same_thread", False)
-    else:
-        options.setdefault("pool_pre_ping", True)
+        return options
+    # The pool's pre-ping is replaced by opsadmin.db_timeouts' bounded one (a ping to a
+    # blackholed server would wait forever).
+    options.setdefault("pool_timeout", float(config["OPSADMIN_DB_POOL_TIMEOUT"]))
+    connect_args.setdefault("connect_timeout", max(2, round(config["OPSADMIN_DB_CONNECT_TIMEOUT"])))
+    milliseconds = round(statement_timeout(config) * 1000)
+    if milliseconds:
+        connect_args.setdefault("options", f"-c statement_timeout={milliseconds}")
     return options
 
 

@@ -19,11 +19,14 @@ A row saved outside the user's regions is refused. Forms carry a CSRF token (Sec
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import AdminIndexView, BaseView
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -31,18 +34,18 @@ from flask_admin.form import BaseForm, SecureForm
 from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms.validators import ValidationError
 
 from opsadmin.audit.service import Actor, acting_as
 from opsadmin.config import setting
+from opsadmin.csvsafe import csv_line, neutralise_cell
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.labelled_views import LabelledViewMixin
 
 WRITE_ROLES = ("admin", "ops_manager")
 ALL_ROLES = ("admin", "ops_manager", "regional_lead")
-# Spreadsheet programs run a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def console_user_ok() -> bool:
@@ -59,13 +62,6 @@ def user_region_ids() -> set[int] | None:
     if current_user.role == "admin":
         return None
     return {region.id for region in current_user.regions}
-
-
-def neutralise_cell(value: Any) -> Any:
-    """Prefix a text cell that a spreadsheet would read as a formula with ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def console_datetime(view: Any, value: dt.datetime, name: str) -> str:
@@ -256,6 +252,25 @@ class SecureModelView(LabelledViewMixin, SecureMixin, ModelView):
             return None
         return query.filter(column == pk).one_or_none()
 
+    @action("delete", "Delete", "Are you sure you want to delete selected records?")
+    def action_delete(self, ids: Any) -> None:
+        """flask-admin's bulk delete, given ids of the primary key's own type: its query compares
+        the form's strings with the key (``integer = character varying`` on PostgreSQL)."""
+        if len(self.model.__mapper__.primary_key) == 1:
+            ids = tuple(self.typed_ids(ids))
+        return super().action_delete(ids)
+
+    def typed_ids(self, ids: Any) -> list[Any]:
+        """The form's row ids converted to the primary key's type; ids that are not one dropped."""
+        column = self.model.__mapper__.primary_key[0]
+        typed = []
+        for pk in ids:
+            try:
+                typed.append(column.type.python_type(pk))
+            except (TypeError, ValueError, NotImplementedError):
+                continue
+        return typed
+
     def rows_for_action(self, ids: list[Any]) -> list[Any]:
         """The selected rows an action may touch: only those in the user's scope."""
         return [row for row in (self.get_one(pk) for pk in ids) if row is not None]
@@ -327,27 +342,51 @@ class SecureModelView(LabelledViewMixin, SecureMixin, ModelView):
     def export_max_rows(self) -> int:
         return int(setting("OPSADMIN_EXPORT_MAX_ROWS"))
 
-    def get_export_value(self, model: Any, name: Any) -> Any:
-        return neutralise_cell(super().get_export_value(model, name))
+    def _export_csv(self, return_url: Any) -> Response:
+        """Stream the rows while the session that loaded them is open, then audit the count
+        actually written (a client that hangs up mid-way is recorded with what it got)."""
+        from werkzeug.utils import secure_filename
 
-    def _export_data(self):
+        from opsadmin.audit.service import current_actor
+
+        count, rows = self._export_data()
+        columns = self._export_columns
+        actor = current_actor()  # the request's actor is gone once the view has returned
+
+        def generate():
+            written = 0
+            try:
+                yield csv_line(title for _, title in columns)
+                for row in rows:
+                    yield csv_line(self.get_export_value(row, name) for name, _ in columns)
+                    written += 1
+            finally:
+                self._audit_export(actor, written, count)
+
+        name = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(
+            stream_with_context(generate()),
+            headers={"Content-Disposition": f"attachment;filename={name}"},
+            mimetype="text/csv",
+        )
+
+    def _audit_export(self, actor: Any, written: int, matching: int | None) -> None:
         from opsadmin.audit import service as audit
 
-        count, data = super()._export_data()
-        data = list(data)
         audit.record(
             db.session,
             "export",
+            actor=actor,
             entity=self.model.__name__,
-            detail=f"{len(data)} rows exported from {self.name} (of {count} matching)",
+            detail=f"{written} rows exported from {self.name}"
+            + ("" if matching is None else f" (of {matching} matching)"),
             changes={
-                "rows": len(data),
-                "matching": count,
+                "rows": written,
+                "matching": matching,
                 "query": request.query_string.decode()[:500],
             },
         )
         db.session.commit()
-        return count, data
 
 
 # -- master data: writes through the feature's service rules ---------------------------------------
@@ -361,10 +400,18 @@ def console_actor() -> Actor:
 
 
 class MasterDataView(SecureModelView):
-    """A scoped model view whose writes go through the feature's service rules."""
+    """A scoped model view whose writes go through the feature's service rules.
+
+    ``impact``, when set, answers the bookings a proposed change would put at risk (rows to show).
+    The console's composition sets it (``opsadmin.admin.impact``): the features that own the rows
+    do not know the bookings built on them. A change with an impact is saved only once the user
+    has seen the list and confirmed it (``confirm_impact`` carries a digest of what they saw, so
+    a list that changed in between is shown again).
+    """
 
     form_excluded_columns = TIMESTAMPS
     column_exclude_list = TIMESTAMPS
+    impact: Callable[[Any, Any], list[dict[str, Any]]] | None = None
 
     # -- rules ---------------------------------------------------------------------------------
     def validate_model(self, model: Any) -> None:
@@ -388,6 +435,29 @@ class MasterDataView(SecureModelView):
             except DomainError as error:
                 _attach_errors(form, error.errors or {})
                 raise ValidationError(error.message) from error
+            self._confirm_impact(model)
+
+    def _confirm_impact(self, model: Any) -> None:
+        if self.impact is None:
+            return
+        rows = self.impact(db.session, model)
+        if not rows:
+            return
+        digest = impact_digest(rows)
+        if request.form.get(CONFIRM_IMPACT) == digest:
+            g.confirmed_impact = rows
+            return
+        g.booking_impact = {"rows": rows, "digest": digest}
+        raise ValidationError(
+            f"This change puts {len(rows)} booking(s) at risk: check them below, then "
+            "confirm to save anyway."
+        )
+
+    def after_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        super().after_model_change(form, model, is_created)
+        confirmed = g.pop("confirmed_impact", None)
+        if confirmed:
+            flash(f"Saved. {len(confirmed)} booking(s) are at risk from this change.", "warning")
 
     def on_model_delete(self, model: Any) -> None:
         with db.session.no_autoflush:
@@ -418,6 +488,23 @@ class MasterDataView(SecureModelView):
             return super().delete_model(model)
 
 
+CONFIRM_IMPACT = "confirm_impact"
+
+
+def impact_digest(rows: list[dict[str, Any]]) -> str:
+    """What the user confirmed: the bookings' ids and times, so a changed list asks again."""
+    seen = ",".join(f"{row['id']}@{row['starts_at']}" for row in rows)
+    return hashlib.sha256(seen.encode()).hexdigest()[:24]
+
+
+def board_link(code: str, day: dt.date | None = None) -> Markup:
+    """A link to a site's day board (today at the site when no day is given)."""
+    params = {"location": code} | ({"date": day.isoformat()} if day else {})
+    return Markup('<a class="board-link" href="{}">Day board</a>').format(
+        url_for("admin_board.index", **params)
+    )
+
+
 def _attach_errors(form: Any, errors: dict[str, Any]) -> None:
     """Show the service's per-field messages next to the fields the form has."""
     for name, messages in errors.items():
@@ -432,6 +519,7 @@ __all__ = [
     "ALL_ROLES",
     "SITES",
     "MasterDataView",
+    "board_link",
     "console_actor",
     "WRITE_ROLES",
     "ConsoleFilterConverter",

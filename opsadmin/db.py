@@ -103,6 +103,7 @@ def begin_immediate(session: Any) -> None:
     """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE; elsewhere a no-op).
 
     Call it first thing in a unit of work that must serialise with other writers, before any read.
+    Inside a transaction it opened itself it is a no-op, so a unit of work may book several times.
     On PostgreSQL the booking service locks the room row instead (SELECT … FOR UPDATE).
     """
     if session.get_bind().dialect.name != "sqlite":
@@ -111,5 +112,9 @@ def begin_immediate(session: Any) -> None:
         # Flask-SQLAlchemy's db.session is a registry: the transaction state is its session's.
         session = session()
     if session.in_transaction():
+        # A unit of work made of several bookings (a treatment course) opened it as the writer
+        # already; any other open transaction may have read before taking the lock.
+        if session.connection().get_execution_options().get(SQLITE_IMMEDIATE):
+            return
         raise RuntimeError("begin_immediate() must open the transaction: commit or roll back first")
     session.connection(execution_options={SQLITE_IMMEDIATE: True})

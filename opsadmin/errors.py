@@ -17,13 +17,20 @@ class DomainError(Exception):
     title = "Bad request"
 
     def __init__(
-        self, message: str, *, code: str | None = None, errors: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        errors: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.errors = errors
+        # Extra members of the problem document (RFC 9457 extensions), e.g. a course's "session".
+        self.extensions = dict(extensions or {})
 
 
 class NotFound(DomainError):
@@ -76,6 +83,9 @@ IN_USE = "in_use"
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 MALFORMED_JSON = "malformed_json"
 PRECONDITION_FAILED = "precondition_failed"
+# Treatment courses: a course's sessions too close or too far apart (422), no course fits (409).
+COURSE_SPACING = "course_spacing"
+NO_COURSE_AVAILABLE = "no_course_available"
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("run_in_progress", 409, "The report is being built right now.",
               "This report is being built right now."),
     ErrorCode("not_built", 409, "Only a built report can be resent.", "Only a built report can be resent."),
+    ErrorCode(NO_COURSE_AVAILABLE, 409, "No full course fits at the treatment location within 6 weeks.",
+              "No course of 6 sessions fits at IND within 6 weeks of 2026-12-01."),
     ErrorCode(PRECONDITION_FAILED, 412, "The If-Match ETag no longer matches: re-read, then retry.",
               "The appointment changed since it was read (If-Match does not match its ETag)."),
     ErrorCode("payload_too_large", 413, "The body is larger than 1 MiB.",
@@ -136,6 +148,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
               "Send the request body as application/json."),
     ErrorCode("invalid_input", 422, "Well-formed but unacceptable input; see errors per field.",
               "The request is invalid: see errors for each field."),
+    ErrorCode(COURSE_SPACING, 422, "A course's sessions share a local day or lie too far apart.",
+              "Sessions 2 and 3 are 8 days apart; at most 7 are allowed."),
     ErrorCode(IDEMPOTENCY_KEY_REUSED, 422, "The Idempotency-Key was used with another body.",
               "Idempotency-Key 'k-1' was used with another request."),
     ErrorCode("rate_limited", 429, "Too many requests for this key; wait Retry-After seconds.",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+from flask import Flask, Response, send_from_directory
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from opsadmin import audit, auth, bookings, events, locations, referrals, reports, rooms, staff  # noqa: F401
 from opsadmin.admin.dashboard import DashboardView
+from opsadmin.admin.impact import install_impact_checks
 from opsadmin.admin.security import csp_nonce, init_security
 from opsadmin.labels import badge, label
 
@@ -25,6 +28,7 @@ VIEWS = (
     ("auth", "admin_views"),
     ("audit", "admin_views"),
 )
+CONSOLE_PAGES = ("board", "compliance")
 
 
 def init_admin(app: Flask) -> Admin:
@@ -48,5 +52,21 @@ def init_admin(app: Flask) -> Admin:
         module = importlib.import_module(f"opsadmin.{feature}.admin")
         for view in getattr(module, views)():
             admin.add_view(view)
+    # Pages that run the operation across features: the day board and staff compliance.
+    for page in CONSOLE_PAGES:
+        for view in importlib.import_module(f"opsadmin.admin.{page}").admin_views():
+            admin.add_view(view)
+    install_impact_checks(admin)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.extensions["opsadmin_admin"] = admin
     return admin
+
+
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on pages that name no icon (JSON, error pages)."""
+    return send_from_directory(
+        Path(__file__).resolve().parent.parent / "static" / "console",
+        "favicon.svg",
+        mimetype="image/svg+xml",
+        max_age=86400,
+    )

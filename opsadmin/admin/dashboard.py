@@ -17,10 +17,13 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 
 from opsadmin.admin.figures import Figure, ShownFigure, link, show
+from opsadmin.admin.forecast_card import forecast_card
 from opsadmin.console import SecureIndexView, user_region_ids
 from opsadmin.extensions import db
+from opsadmin.locations.scoping import scoped_regions
 from opsadmin.referrals.service import FUNNEL
 from opsadmin.reports import utilisation
+from opsadmin.reports.courses import course_figures
 from opsadmin.reports.followup import STALLED_STAGES
 from opsadmin.reports.models import RUN_STATUSES, ReportRun
 from opsadmin.reports.weeks import shift_week, week_of
@@ -173,7 +176,9 @@ class DashboardView(SecureIndexView):
             funnel=shown(funnel_figures()),
             stalled=shown(stalled_figures()),
             run_counts=[(status, f) for status, f in shown(run_figures()) if f.count],
+            courses=course_figures(session, today, region_ids),
             runs=recent_runs(session, region_ids),
             runs_link=link("admin_report_runs.index_view"),
             run_link=lambda run: link("admin_report_runs.details_view", id=run.id),
+            forecast=forecast_card(session, list(scoped_regions())),
         )

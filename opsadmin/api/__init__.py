@@ -15,6 +15,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.routing import IntegerConverter
 
 from opsadmin.api.errors import PROBLEM_JSON, ProblemSchema, init_error_handlers, is_api_request
+from opsadmin.api.jsonbody import check_json_body
 from opsadmin.extensions import csrf
 
 FEATURES = ("locations", "rooms", "staff", "bookings", "referrals", "reports", "events")
@@ -101,6 +102,7 @@ def init_api(app: Flask) -> Api:
     init_error_handlers(app)
     init_api_keys(app)
     app.before_request(_require_json_body)
+    app.before_request(check_json_body)
     blueprints = [health.blp]
     for feature in FEATURES:
         blueprints += importlib.import_module(f"opsadmin.{feature}.api").blueprints

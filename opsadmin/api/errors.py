@@ -1,9 +1,10 @@
 """One place turning every failure of an API request into ``application/problem+json`` (RFC 9457).
 
 Body: ``{"type", "title", "status", "detail", "code", "errors"?}``. Domain errors keep their
-``code``; validation errors are 422 with per-field ``errors``; a database outage is a 503 with
-``Retry-After``; anything unexpected is a generic 500 (logged here, never shown to the client).
-Requests outside ``/api/`` and ``/healthz`` keep Flask's own error pages (the console's).
+``code``; validation errors are 422 with per-field ``errors``; a database or job-queue outage is a
+503 with ``Retry-After``; anything unexpected is a generic 500 (logged here, never shown to the
+client). Requests outside ``/api/`` and ``/healthz`` keep Flask's own error pages (the console's),
+except outages, which answer the console's styled 503 page (:mod:`opsadmin.outage`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import json
 from typing import Any
 
 import marshmallow as ma
+import redis
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from opsadmin import outage
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 
 PROBLEM_JSON = "application/problem+json"
 MALFORMED_JSON = "malformed_json"
-DATABASE_RETRY_AFTER_SECONDS = 30
 
 # The machine code of a plain HTTP error, when no domain code applies.
 HTTP_CODES = {
@@ -51,6 +53,9 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     code = ma.fields.String(metadata={"description": "Stable machine code, e.g. room_at_capacity."})
     errors = ma.fields.Dict(metadata={"description": "Per-field messages (422)."})
+    session = ma.fields.Integer(
+        metadata={"description": "A treatment course's refused session (0-based index)."}
+    )
 
 
 def is_api_request() -> bool:
@@ -65,6 +70,7 @@ def problem(
     title: str | None = None,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     """A problem+json response; ``code`` defaults to the status's generic code."""
     code = code or HTTP_CODES.get(status, "error")
@@ -77,6 +83,8 @@ def problem(
     }
     if errors:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)  # an extension never overrides a standard member
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
@@ -137,27 +145,30 @@ def handle_domain_error(error: DomainError) -> Response:
     _rollback()
     # The title is the status's phrase for every problem, from a rule or from a schema alike:
     # the machine ``code`` is what distinguishes them.
-    return problem(error.status, error.message, code=error.code, errors=error.errors)
-
-
-def is_database_outage(error: sa.exc.DBAPIError) -> bool:
-    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
-        error.connection_invalidated
+    return problem(
+        error.status,
+        error.message,
+        code=error.code,
+        errors=error.errors,
+        extensions=error.extensions,
     )
 
 
-def handle_database_error(error: sa.exc.DBAPIError) -> Response:
-    if not is_api_request():
-        raise error
+def handle_database_error(error: sa.exc.DBAPIError | sa.exc.TimeoutError) -> Response:
     _rollback()
-    if is_database_outage(error):
+    if outage.is_database_outage(error):
         # The driver's own message (not str(error): that would carry the statement's parameters).
-        current_app.logger.error("database unavailable: %s: %s", type(error).__name__, error.orig)
+        orig = getattr(error, "orig", error)
+        current_app.logger.error("database unavailable: %s: %s", type(error).__name__, orig)
+        if not is_api_request():
+            return outage.console_unavailable(outage.DATABASE)
         return problem(
             503,
             "The database is unavailable; retry later.",
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            headers={"Retry-After": outage.retry_after()},
         )
+    if not is_api_request():
+        raise error
     if isinstance(error, sa.exc.DataError):
         # A value the database refuses to hold (a NUL byte, a number out of range) that no
         # schema caught: the client's input, so a 422 rather than a 500.
@@ -166,6 +177,19 @@ def handle_database_error(error: sa.exc.DBAPIError) -> Response:
         # A constraint the service did not check first (e.g. a concurrent duplicate).
         return problem(409, "The change conflicts with existing data.", code="conflict")
     return handle_unexpected(error)
+
+
+def handle_queue_outage(error: redis.RedisError) -> Response:
+    """Redis (the job queue) unreachable where a request needed it."""
+    current_app.logger.error("job queue unavailable: %s", type(error).__name__)
+    _rollback()
+    if not is_api_request():
+        return outage.console_unavailable(outage.QUEUE)
+    return problem(
+        503,
+        "The job queue is unavailable; retry later.",
+        headers={"Retry-After": outage.retry_after()},
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:
@@ -181,4 +205,7 @@ def init_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(sa.exc.DBAPIError, handle_database_error)
+    app.register_error_handler(sa.exc.TimeoutError, handle_database_error)
+    app.register_error_handler(redis.ConnectionError, handle_queue_outage)
+    app.register_error_handler(redis.TimeoutError, handle_queue_outage)
     app.register_error_handler(Exception, handle_unexpected)

@@ -10,19 +10,31 @@ import contextlib
 import contextvars
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session, attributes, scoped_session
 
 from opsadmin.audit.models import AuditEvent
+from opsadmin.db import utcnow
 
 # Columns whose values never go into the audit log (secrets), or add nothing to it.
 REDACTED = {"password_hash", "totp_secret", "digest", "token_hash", "request_hash", "secret"}
-SKIPPED = {"created_at", "updated_at", "html", "text", "csv", "png", "figures", "response_body"}
+SKIPPED = {
+    "created_at",
+    "updated_at",
+    "html",
+    "text",
+    "csv",
+    "png",
+    "charts",
+    "figures",
+    "response_body",
+}
 # Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
 UNAUDITED = {
     "audit_event",
@@ -91,6 +103,52 @@ def record(
     )
     session.add(audit_event)
     return audit_event
+
+
+def record_view(session: Any, entity: str, rows: list[Any]) -> None:
+    """Record that the current actor read ``rows`` (patient-linked), and commit it without
+    expiring the rows, which are about to be presented."""
+    ids = [row.id for row in rows]
+    record(
+        session,
+        "view",
+        entity=entity,
+        entity_id=ids[0] if len(ids) == 1 else "",
+        detail=f"{len(ids)} {entity} row(s) read",
+        changes={"ids": ids},
+    )
+    real = session() if isinstance(session, scoped_session) else session
+    keep = real.expire_on_commit
+    real.expire_on_commit = False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = keep
+
+
+def audited_read(entity: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For an API read whose rows carry ``patient_ref``: the row, or the page of a paginated
+    list, that the view returns is recorded as a ``view`` by the current actor (the API key).
+
+    Place it under ``@blp.response`` and above ``@blp.paginate``, so it sees the page's rows.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from opsadmin.db import begin_immediate
+            from opsadmin.extensions import db
+
+            if not db.session().in_transaction():
+                begin_immediate(db.session)  # SQLite: this read writes its audit event
+            result = func(*args, **kwargs)
+            rows = result[0] if isinstance(result, tuple) else result  # (page, status, headers)
+            record_view(db.session, entity, list(rows) if isinstance(rows, list) else [rows])
+            return result
+
+        return wrapper
+
+    return decorate
 
 
 def _plain(value: Any) -> Any:
@@ -165,39 +223,35 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
         if obj.__table__.name not in UNAUDITED:
             pending.append((obj, "delete", {"was": str(obj)}))
     for obj, action, changes in pending:
-        audit_event = AuditEvent(
-            actor_type=actor.type,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            action=action,
-            entity=type(obj).__name__,
-            entity_id=_entity_id(obj),
-            changes=changes,
-            ip=actor.ip,
-        )
-        session.add(audit_event)
-        if action == "create":
-            # The id of a new row is known only after the flush: fill it in then.
-            session.info.setdefault("audit_new", []).append((audit_event, obj))
+        values = {
+            "actor_type": actor.type,
+            "actor_id": actor.id,
+            "actor_label": actor.label,
+            "action": action,
+            "entity": type(obj).__name__,
+            "entity_id": _entity_id(obj),
+            "changes": changes,
+            "ip": actor.ip,
+        }
+        if action == "create" and not values["entity_id"]:
+            # A new row's id is known only after the flush: its event is inserted then.
+            session.info.setdefault("audit_new", []).append((values, obj))
+        else:
+            session.add(AuditEvent(**values))
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
-    fixes = []
-    for audit_event, obj in session.info.pop("audit_new", []):
-        entity_id = _entity_id(obj)
-        if entity_id and audit_event.entity_id != entity_id:
-            fixes.append({"audit_id": audit_event.id, "new_entity_id": entity_id})
-            attributes.set_committed_value(audit_event, "entity_id", entity_id)
-    if fixes:
-        # One executemany on the Core table: it stays out of another flush cycle, and a bulk
-        # seed of thousands of rows costs one statement rather than one per row.
-        table = AuditEvent.__table__
-        session.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("audit_id"))
-            .values(entity_id=sa.bindparam("new_entity_id")),
-            fixes,
-        )
+    """Insert the events of the rows just created, with their ids.
+
+    Inserted, never updated afterwards: the application's database role may not UPDATE the
+    audit log. One executemany on the Core table: it stays out of another flush cycle, and a
+    bulk seed of thousands of rows costs one statement rather than one per row.
+    """
+    pending = session.info.pop("audit_new", [])
+    if pending:
+        now = utcnow()
+        rows = [{**values, "entity_id": _entity_id(obj), "at": now} for values, obj in pending]
+        session.execute(sa.insert(AuditEvent.__table__), rows)
 
 
 def _after_rollback(session: Session, previous_transaction: Any) -> None:

@@ -78,6 +78,12 @@ def init_api_keys(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "opsadmin")
+    timeout = float(app.config.get("OPSADMIN_REDIS_TIMEOUT") or 1)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {"socket_timeout": timeout, "socket_connect_timeout": timeout},
+        )
     limiter.init_app(app)
 
 
@@ -186,7 +192,14 @@ def _touch(key_id: int) -> None:
 
 
 def _check_rate_limit(key: ApiKeyInfo) -> None:
+    """Count the request against its key's limit. Fails open: while the store (Redis) is down,
+    requests are served uncounted, and after one failure the store is left alone for
+    OPSADMIN_REDIS_RETRY_SECONDS, so only that request pays the Redis timeout."""
     if not setting("RATELIMIT_ENABLED", True):
+        return
+    # Until when (time.monotonic()) this app skips the store after it failed.
+    breaker = current_app.extensions.setdefault("opsadmin_rate_limit", {"down_until": 0.0})
+    if time.monotonic() < breaker["down_until"]:
         return
     item = limits.parse(setting("OPSADMIN_API_RATE_LIMIT"))
     try:
@@ -196,7 +209,9 @@ def _check_rate_limit(key: ApiKeyInfo) -> None:
         reset_at, _ = limiter.limiter.get_window_stats(item, "api-key", key.prefix)
     except (redis.RedisError, OSError):
         # Failing open: a rate-limit store outage must not stop the clinics' bookings.
-        current_app.logger.warning("rate-limit storage unavailable; request not counted")
+        retry = float(setting("OPSADMIN_REDIS_RETRY_SECONDS") or 0)
+        breaker["down_until"] = time.monotonic() + retry
+        current_app.logger.warning("rate-limit storage unavailable; requests not counted")
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
     abort(

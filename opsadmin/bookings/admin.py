@@ -15,10 +15,10 @@ from flask_admin import BaseView
 from markupsafe import Markup
 
 from opsadmin.bookings.models import Appointment
-from opsadmin.console import SecureModelView
+from opsadmin.console import SecureModelView, board_link
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
-from opsadmin.locations.service import zone
+from opsadmin.locations.service import local_date, zone
 
 
 def site_time(view: Any, context: Any, model: Appointment, name: str) -> str:
@@ -34,6 +34,11 @@ def referral_link(view: Any, context: Any, model: Appointment, name: str) -> Mar
         return ""
     href = url_for("admin_referrals.details_view", id=model.referral_id)
     return Markup('<a href="{}">#{}</a>').format(href, model.referral_id)
+
+
+def appointment_board(view: Any, context: Any, model: Appointment, name: str) -> Markup:
+    """The site's day board on the appointment's local day."""
+    return board_link(model.location.code, local_date(model.location, model.starts_at))
 
 
 class AppointmentView(SecureModelView):
@@ -54,6 +59,7 @@ class AppointmentView(SecureModelView):
         "ends_at",
         "status",
         "referral_id",
+        "board",
     )
     column_details_list = column_list[:4] + (
         "patient_ref",
@@ -66,6 +72,7 @@ class AppointmentView(SecureModelView):
         "referral_id",
         "created_at",
         "updated_at",
+        "board",
     )
     column_labels = {
         "external_id": "Booking id",
@@ -77,7 +84,11 @@ class AppointmentView(SecureModelView):
         "referral_id": "Referral",
         "site_time": "Site time",
     }
-    column_formatters = {"site_time": site_time, "referral_id": referral_link}
+    column_formatters = {
+        "site_time": site_time,
+        "referral_id": referral_link,
+        "board": appointment_board,
+    }
     column_select_related_list = (Appointment.location, Appointment.room, Appointment.staff)
     column_searchable_list = ("external_id",)
     column_filters = ("location.code", "status", "kind", "starts_at")

@@ -17,8 +17,10 @@ from flask import jsonify, request
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from opsadmin.audit.service import audited_read
 from opsadmin.auth.apikeys import api_key_required
-from opsadmin.bookings import service
+from opsadmin.auth.idempotency import idempotent
+from opsadmin.bookings import courses, service
 from opsadmin.bookings.availability import MAX_DAYS, availability, availability_window
 from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.schemas import (
@@ -29,6 +31,10 @@ from opsadmin.bookings.schemas import (
     AvailabilityQuerySchema,
     AvailabilitySchema,
     AvailabilityWindowSchema,
+    CourseBookedSchema,
+    CourseOptionsQuerySchema,
+    CourseProposalSchema,
+    CourseSchema,
     EligibilityQuerySchema,
     EligibilitySchema,
 )
@@ -138,6 +144,7 @@ class AppointmentItem(MethodView):
 
     @api_key_required("read", autocommit=True)
     @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
+    @audited_read("Appointment")
     def get(self, external_id: str) -> tuple[Appointment, int, dict]:
         """One appointment by the booking system's id."""
         return with_etag(service.get_appointment(db.session, external_id))
@@ -165,6 +172,7 @@ class AppointmentList(MethodView):
     @api_key_required("read")
     @blp.arguments(AppointmentQuerySchema, location="query")
     @blp.response(200, AppointmentSchema(many=True))
+    @audited_read("Appointment")
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
         """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""
@@ -207,3 +215,36 @@ class StaffEligibility(MethodView):
         location = get_location(db.session, args["location"])
         on: dt.date = args["date"]
         return eligibility(db.session, staff_id, location.id, on, args["kind"])
+
+
+@blp.route("/referrals/<int:referral_id>/course")
+class ReferralCourse(MethodView):
+    @api_key_required("write")
+    @idempotent
+    @blp.arguments(CourseSchema)
+    @blp.response(201, CourseBookedSchema)
+    @blp.alt_response(
+        409,
+        description=f"A session was refused ({RULE_CONFLICTS}); ``session`` is its 0-based index.",
+    )
+    @blp.alt_response(422, description="course_spacing, or invalid input.")
+    def post(self, body: dict[str, Any], referral_id: int) -> tuple[courses.BookedCourse, int]:
+        """Book the referral's course of infusions at its treatment location: all or none.
+
+        Each session is an ordinary infusion checked by every booking rule; consecutive sessions
+        fall on different local days at most OPSADMIN_COURSE_MAX_GAP_DAYS (7) apart."""
+        sessions = [courses.CourseSession(**item) for item in body["sessions"]]
+        return courses.book_course(db.session, referral_id, sessions), 201
+
+
+@blp.route("/referrals/<int:referral_id>/course-options")
+class ReferralCourseOptions(MethodView):
+    @api_key_required("read")
+    @blp.arguments(CourseOptionsQuerySchema, location="query")
+    @blp.response(200, CourseProposalSchema)
+    @blp.alt_response(409, description="no_course_available, or referral_not_approved.")
+    def get(self, args: dict[str, Any], referral_id: int) -> courses.CourseProposal:
+        """The earliest feasible course at the treatment location from ``from``: a free chair,
+        an eligible clinician, the spacing rules and no overlap with the patient's appointments,
+        the whole course within six weeks."""
+        return courses.course_options(db.session, referral_id, **args)

@@ -35,7 +35,7 @@ from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room, RoomClosure
-from opsadmin.staff.eligibility import StaffFacts, credential_rules, eligible_on_days, roster
+from opsadmin.staff.eligibility import StaffFacts, eligible_staff_by_day
 from opsadmin.staff.models import APPOINTMENT_KINDS
 
 SLOT_STEP = dt.timedelta(minutes=15)
@@ -136,14 +136,8 @@ def availability_window(
     _check_arguments(kind, duration, first, last)
     version = master_cache.current_version(session)
     site = _site(session, location_code, version)
-    rules = master_cache.cached(
-        session, "credential_rules", version, lambda: credential_rules(session)
-    )
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    staff = master_cache.cached(
-        session, ("roster", site.id), version, lambda: roster(session, site.id)
-    )
-    eligible = eligible_on_days(staff, site, days, rules.get(kind, {}))
+    eligible = eligible_staff_by_day(session, site.id, days, kind, location=site, version=version)
     slots = free_slots(session, site, days, kind, duration)
     answers = [Availability(site, day, kind, duration, slots[day], eligible[day]) for day in days]
     return AvailabilityWindow(site, kind, duration, answers)

@@ -11,6 +11,7 @@ from typing import Any
 import marshmallow as ma
 
 from opsadmin.bookings.availability import MAX_DAYS, MAX_DURATION_MINUTES
+from opsadmin.bookings.courses import DEFAULT_SESSION_MINUTES, MAX_COURSE_SESSIONS
 from opsadmin.bookings.models import APPOINTMENT_STATUSES
 from opsadmin.referrals.models import INDICATIONS
 from opsadmin.schemas import AwareDateTime, Schema
@@ -231,3 +232,70 @@ class MissingCredentialSchema(Schema):
 class EligibilitySchema(Schema):
     eligible = ma.fields.Boolean()
     missing = ma.fields.List(ma.fields.Nested(MissingCredentialSchema))
+
+
+# -- treatment courses ---------------------------------------------------------------------------
+
+
+class CourseSessionSchema(Schema):
+    """One infusion of the course; kind, indication, patient and referral come from the referral."""
+
+    external_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=100),
+        metadata={"description": "The booking system's id of this session's appointment (new)."},
+    )
+    room_id = ma.fields.Integer(required=True, validate=ROW_ID)
+    staff_id = ma.fields.Integer(required=True, validate=ROW_ID)
+    starts_at = AwareDateTime(
+        required=True, metadata={"description": "Whole minutes, with offset."}
+    )
+    ends_at = AwareDateTime(required=True, metadata={"description": "After starts_at."})
+
+    @ma.validates_schema
+    def ends_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
+            raise ma.ValidationError({"ends_at": ["Must be after starts_at."]})
+
+
+class CourseSchema(Schema):
+    sessions = ma.fields.List(
+        ma.fields.Nested(CourseSessionSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_COURSE_SESSIONS),
+        metadata={"description": "The course's infusions; a refusal names its 0-based index."},
+    )
+
+
+class CourseBookedSchema(Schema):
+    referral_id = ma.fields.Integer()
+    appointments = ma.fields.List(ma.fields.Nested(AppointmentSchema))
+
+
+class CourseOptionsQuerySchema(Schema):
+    start_day = ma.fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "First local date to consider (default: today at the site)."},
+    )
+    sessions = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(min=1, max=MAX_COURSE_SESSIONS),
+        metadata={"description": "How many sessions (default: those still planned)."},
+    )
+    duration = ma.fields.Integer(
+        load_default=DEFAULT_SESSION_MINUTES,
+        validate=ma.validate.Range(min=1, max=MAX_DURATION_MINUTES),
+        metadata={"description": "Minutes per session (default 120)."},
+    )
+
+
+class ProposedSessionSchema(Schema):
+    room_id = ma.fields.Integer()
+    staff_id = ma.fields.Integer()
+    starts_at = AwareDateTime()
+    ends_at = AwareDateTime()
+
+
+class CourseProposalSchema(Schema):
+    sessions = ma.fields.List(ma.fields.Nested(ProposedSessionSchema))

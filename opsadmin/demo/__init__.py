@@ -52,6 +52,7 @@ from opsadmin.demo.command import (
     is_sqlite,
     migrate_database,
 )
+from opsadmin.demo.courses import add_course_stories
 from opsadmin.demo.referrals import build_referrals
 from opsadmin.demo.schedule import Schedule, build_schedule
 from opsadmin.events.demo import seed_webhooks
@@ -81,6 +82,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         session.flush()
         schedule = build_schedule(session, locations, staff, now, rng)
         referrals = build_referrals(session, schedule, locations, staff, now, rng)
+        referrals += add_course_stories(session, schedule, locations, staff, now)
         session.flush()  # the referrals' ids, for the appointments linked to them
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)

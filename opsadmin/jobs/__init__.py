@@ -49,10 +49,13 @@ def is_inline() -> bool:
 
 @cache
 def connection(url: str) -> Any:
-    """One Redis connection per URL and process."""
+    """One Redis connection per URL and process. Bounded: an enqueue against a hung Redis fails
+    in OPSADMIN_REDIS_TIMEOUT seconds (an RQ worker raises the read timeout above its blocking
+    dequeue's by itself)."""
     from redis import Redis
 
-    return Redis.from_url(url)
+    timeout = float(setting("OPSADMIN_REDIS_TIMEOUT") or 1)
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def queue(name: str) -> Any:

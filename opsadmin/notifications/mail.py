@@ -44,6 +44,7 @@ class MailSettings:
             starttls=bool(config.get("SMTP_STARTTLS")),
             mail_from=config.get("MAIL_FROM") or "opsadmin@localhost",
             outbox_dir=str(config.get("OPSADMIN_OUTBOX_DIR") or "instance/outbox"),
+            timeout=float(config.get("OPSADMIN_SMTP_TIMEOUT") or 10),
         )
 
     @property

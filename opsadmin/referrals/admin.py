@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from opsadmin.audit import service as audit
 from opsadmin.bookings.availability import availability
+from opsadmin.bookings.course_admin import CourseConsole, course_context
 from opsadmin.console import SecureModelView, user_region_ids
 from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import DomainError
@@ -121,7 +122,7 @@ class SiteCapacity:
     first_free: dt.datetime | None
 
 
-class ReferralView(SecureModelView):
+class ReferralView(CourseConsole, SecureModelView):
     """Referrals come from the API (or `seed-demo`); the console moves them, it does not edit them."""
 
     can_create = False
@@ -203,6 +204,7 @@ class ReferralView(SecureModelView):
             "can_move": self.can_write() and bool(allowed),
             "label": label,
             "local_time": local_time,
+            **course_context(referral),
         }
 
     @staticmethod

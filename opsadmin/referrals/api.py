@@ -64,6 +64,7 @@ class Referrals(MethodView):
     @api_key_required("read")
     @blp.arguments(ReferralQuerySchema, location="query")
     @blp.response(200, ReferralSummarySchema(many=True))
+    @audit.audited_read("Referral")
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
         """Referrals, newest first; filter by status, location (consult or treatment site),

@@ -4,8 +4,10 @@ and, in embedded mode, the outbox of e-mails that were not sent over SMTP."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -14,6 +16,7 @@ from flask_login import current_user
 from opsadmin.audit.service import acting_as, record
 from opsadmin.config import setting
 from opsadmin.console import SecureModelView, SecureView, console_actor, user_region_ids
+from opsadmin.db import utcnow
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
 from opsadmin.jobs import EMAIL, REPORTS, enqueue
@@ -27,6 +30,7 @@ from opsadmin.notifications.outbox import (
 from opsadmin.reports import service
 from opsadmin.reports.jobs import run_report, send_delivery
 from opsadmin.reports.models import REPORT_KINDS, ReportRun
+from opsadmin.reports.render import for_browser
 from opsadmin.reports.weeks import week_of
 
 ARTEFACTS = {
@@ -43,6 +47,25 @@ def visible_regions() -> list[Region]:
     if region_ids is not None:
         query = query.where(Region.id.in_(region_ids or {-1}))
     return list(db.session.scalars(query))
+
+
+log = logging.getLogger(__name__)
+
+
+def enqueued(enqueue: Any, what: str) -> bool:
+    """Run ``enqueue``; with the job queue (Redis) down, tell the user the recorded work goes out
+    once it is back (the dispatcher re-enqueues runs and deliveries left waiting)."""
+    try:
+        enqueue()
+    except (redis.RedisError, OSError):
+        log.warning("job queue unavailable: %s waits in the ledger", what)
+        flash(
+            f"{what} is recorded, but the job queue is unavailable right now: "
+            "it will go out automatically when the queue is back.",
+            "warning",
+        )
+        return False
+    return True
 
 
 class ReportRunView(SecureModelView):
@@ -82,26 +105,82 @@ class ReportRunView(SecureModelView):
             abort(404)
         return run
 
-    @expose("/run-now/", methods=["POST"])
-    def run_now(self) -> Response:
-        """Queue the report of (kind, region, week) now; embedded mode builds and sends it here."""
-        if not self.can_write():
-            abort(403)
-        kind, week = request.form.get("kind", ""), request.form.get("week", "").strip()
-        region = next((r for r in visible_regions() if r.code == request.form.get("region")), None)
+    def _requested(self, values: Any) -> tuple[str, Region, str]:
+        """(kind, region, week) of a run-now or send request; 404 outside the user's regions."""
+        kind, week = values.get("kind", ""), values.get("week", "").strip()
+        region = next((r for r in visible_regions() if r.code == values.get("region")), None)
         if region is None:
             abort(404)
+        return kind, region, week
+
+    @expose("/preview/")
+    def preview(self) -> Response | str:
+        """ "Run now": build the report and show it as its e-mail reads; nothing is sent or stored."""
+        kind, region, week = self._requested(request.args)
+        try:
+            figures, artefacts = service.build_artefacts(db.session, kind, region.code, week)
+        except DomainError as error:
+            flash(error.message, "error")
+            return redirect(url_for(".index_view"))
+        finally:
+            db.session.rollback()  # a preview writes nothing
+        return self.render(
+            "reports/run_preview.html",
+            kind=kind,
+            region=region,
+            week=week,
+            subject=artefacts.subject,
+            email_html=for_browser(artefacts.html, artefacts.charts),
+            email_text=artefacts.text,
+            week_over=service.week_is_over(db.session, region, week, utcnow()),
+        )
+
+    @expose("/send/", methods=["POST"])
+    def send(self) -> Response:
+        """Send the report of a finished week to every lead who does not have it yet, once
+        confirmed; a lead who has it gets it again only through resend."""
+        if not self.can_write():
+            abort(403)
+        kind, region, week = self._requested(request.form)
+        back = url_for(".preview", kind=kind, region=region.code, week=week)
+        if request.form.get("confirm") != "yes":
+            flash("Tick the confirmation to send the report to the leads.", "error")
+            return redirect(back)
         try:
             with acting_as(console_actor()):
-                run = service.request_run(db.session, kind, region, week, current_user.email)
+                run, pending = service.request_send(
+                    db.session, kind, region, week, current_user.email
+                )
+                # A run may be inserted with ON CONFLICT, past the audit hook: say who asked.
+                record(db.session, "send", entity="ReportRun", entity_id=run.id,
+                       detail=f"{kind} {region.code} {week}")  # fmt: skip
                 db.session.commit()
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
-            return redirect(url_for(".index_view"))
-        enqueue(REPORTS, run_report, run.id)  # after the commit: the job must find its run
-        flash(f"{kind} {region.code} {week} queued.", "success")
+            return redirect(back)
+        what = f"{kind} {region.code} {week}"
+        if pending is None:
+            # After the commit: the job must find its run.
+            if enqueued(lambda: enqueue(REPORTS, run_report, run.id), what):
+                flash(f"{what}: sending to every lead.", "success")
+        elif enqueued(lambda: [enqueue(EMAIL, send_delivery, *p) for p in pending], what):
+            flash(f"Sending to {len(pending)} lead(s) who did not have it yet.", "success")
         return redirect(url_for(".details_view", id=run.id))
+
+    @expose("/<int:run_id>/email/")
+    def email(self, run_id: int) -> str:
+        """The stored e-mail of a built run, as its leads read it (read-only; scoped)."""
+        run = self._run_or_404(run_id)
+        if run.html is None:
+            abort(404)
+        return self.render(
+            "reports/run_email.html",
+            run=run,
+            subject=service.subject_of_run(run),
+            email_html=for_browser(run.html, service.stored_charts(run)),
+            email_text=run.text or "",
+        )
 
     @expose("/<int:run_id>/resend/", methods=["POST"])
     def resend(self, run_id: int) -> Response:
@@ -118,9 +197,13 @@ class ReportRunView(SecureModelView):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for(".details_view", id=run_id))
-        for delivery_id, generation in pending:
-            enqueue(EMAIL, send_delivery, delivery_id, generation)
-        flash(f"Resending to {len(pending)} recipient(s).", "success")
+
+        def send_all() -> None:
+            for delivery_id, generation in pending:
+                enqueue(EMAIL, send_delivery, delivery_id, generation)
+
+        if enqueued(send_all, f"The resend of {run.kind} {run.region.code} {run.week}"):
+            flash(f"Resending to {len(pending)} recipient(s).", "success")
         return redirect(url_for(".details_view", id=run_id))
 
     @expose("/<int:run_id>/artefact/<kind>")

@@ -8,7 +8,13 @@ from flask.views import MethodView
 
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.extensions import db
-from opsadmin.reports.schemas import UtilisationQuerySchema, UtilisationSchema
+from opsadmin.reports.forecast import forecast_for_region
+from opsadmin.reports.schemas import (
+    ForecastQuerySchema,
+    ForecastSchema,
+    UtilisationQuerySchema,
+    UtilisationSchema,
+)
 from opsadmin.reports.utilisation import utilisation_for_location, utilisation_for_region
 from opsadmin.reports.weeks import parse_week
 from opsadmin.schemas import Blueprint
@@ -19,7 +25,13 @@ utilisation = Blueprint(
     url_prefix="/api/v1/utilisation",
     description="Chair utilisation by ISO week (DESIGN §5).",
 )
-blueprints: list[Blueprint] = [utilisation]
+forecast = Blueprint(
+    "forecast",
+    __name__,
+    url_prefix="/api/v1/forecast",
+    description="Chair demand in the weeks ahead per treatment location.",
+)
+blueprints: list[Blueprint] = [utilisation, forecast]
 
 
 @utilisation.route("")
@@ -36,3 +48,14 @@ class Utilisation(MethodView):
             figures = utilisation_for_region(db.session, args["week"], args["region"])
         rooms = [room for loc in figures["locations"] for room in loc["rooms"]]
         return {**figures, "rooms": rooms}
+
+
+@forecast.route("")
+class Forecast(MethodView):
+    @api_key_required("read")
+    @forecast.arguments(ForecastQuerySchema, location="query")
+    @forecast.response(200, ForecastSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Booked, expected and available chair-minutes per site for the next weeks, from next
+        week, and whether demand exceeds 90 % of what is available (a shortfall)."""
+        return forecast_for_region(db.session, args["region"], args["weeks"])

@@ -25,6 +25,7 @@ from opsadmin.locations.service import (
 from opsadmin.referrals import service as referral_service
 from opsadmin.referrals.models import Referral
 from opsadmin.referrals.service import stalled_filter
+from opsadmin.reports.courses import course_figures
 from opsadmin.staff.models import Credential, StaffMember, staff_location
 from opsadmin.staff.service import credential_renewed, credential_status_sql, renewal_due
 
@@ -60,8 +61,29 @@ def stalled(session: Session, region_id: int, as_of: dt.date) -> dict[str, list[
     return found
 
 
+def stalled_items(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """The stalled referrals as digest items: stage, the site responsible for it and the days
+    the referral has been in its stage; the longest-waiting first (one statement)."""
+    rows = session.execute(
+        sa.select(Referral.id, Referral.status, Referral.status_changed_at, Location.code)
+        .join(Location, Location.id == responsible_location_id())
+        .where(Location.region_id == region_id, stalled_filter(midnight(as_of)))
+        .order_by(Referral.status_changed_at, Referral.id)
+    ).all()
+    return [
+        {
+            "referral_id": rid,
+            "stage": status,
+            "location": code,
+            "days_in_stage": max((midnight(as_of) - changed_at).days, 0),
+        }
+        for rid, status, changed_at, code in rows
+    ]
+
+
 def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[str, Any]]:
-    """Follow-ups due within the window or overdue that have not happened yet."""
+    """Follow-ups due within the window or overdue that have not happened yet, the most
+    overdue first, with the treatment site and the days overdue (negative: days left)."""
     window = as_of + dt.timedelta(days=int(setting("OPSADMIN_FOLLOW_UP_WINDOW_DAYS")))
     done = (
         sa.select(Appointment.id)
@@ -73,7 +95,7 @@ def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[st
         .exists()
     )
     rows = session.execute(
-        sa.select(Referral.id, Referral.follow_up_due_on)
+        sa.select(Referral.id, Referral.follow_up_due_on, Location.code)
         .join(Location, Location.id == Referral.treatment_location_id)
         .where(
             Location.region_id == region_id,
@@ -84,7 +106,14 @@ def follow_ups(session: Session, region_id: int, as_of: dt.date) -> list[dict[st
         .order_by(Referral.follow_up_due_on, Referral.id)
     ).all()
     return [
-        {"referral_id": rid, "due_on": due.isoformat(), "overdue": due < as_of} for rid, due in rows
+        {
+            "referral_id": rid,
+            "location": code,
+            "due_on": due.isoformat(),
+            "overdue": due < as_of,
+            "days_overdue": (as_of - due).days,
+        }
+        for rid, due, code in rows
     ]
 
 
@@ -150,6 +179,7 @@ def staff_credentials(
         sa.select(
             Credential.id,
             Credential.staff_id,
+            StaffMember.name,
             Credential.kind,
             Credential.state,
             Credential.expires_on,
@@ -159,16 +189,20 @@ def staff_credentials(
         .where(due, in_region)
         .order_by(Credential.expires_on, Credential.id)
     ).all()
+    sites = staff_sites(session, {row.staff_id for row in rows})
     return [
         {
             "credential_id": cid,
             "staff_id": staff_id,
+            "staff_name": name,
+            "sites": sites.get(staff_id, []),
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
             "status": status,
+            "days_left": (expires - as_of).days,
         }
-        for cid, staff_id, kind, state, expires, status in rows
+        for cid, staff_id, name, kind, state, expires, status in rows
     ]
 
 
@@ -176,6 +210,21 @@ def _registration_due(as_of: dt.date, on_dates: list[dt.date] | None) -> Any:
     if on_dates is None:
         return registration_due(as_of, warning_days())
     return sa.and_(SiteRegistration.expires_on.in_(on_dates), ~registration_renewed())
+
+
+def staff_sites(session: Session, staff_ids: set[int]) -> dict[int, list[str]]:
+    """The codes of the sites each staff member works at (one statement)."""
+    if not staff_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    for staff_id, code in session.execute(
+        sa.select(staff_location.c.staff_id, Location.code)
+        .join(Location, Location.id == staff_location.c.location_id)
+        .where(staff_location.c.staff_id.in_(staff_ids))
+        .order_by(staff_location.c.staff_id, Location.code)
+    ):
+        found.setdefault(staff_id, []).append(code)
+    return found
 
 
 def site_registrations(
@@ -186,6 +235,7 @@ def site_registrations(
         sa.select(
             SiteRegistration.id,
             Location.code,
+            Location.name,
             SiteRegistration.kind,
             SiteRegistration.state,
             SiteRegistration.expires_on,
@@ -199,12 +249,14 @@ def site_registrations(
         {
             "registration_id": rid,
             "location": code,
+            "location_name": location_name,
             "kind": kind,
             "state": state,
             "expires_on": expires.isoformat(),
             "status": status,
+            "days_left": (expires - as_of).days,
         }
-        for rid, code, kind, state, expires, status in rows
+        for rid, code, location_name, kind, state, expires, status in rows
     ]
 
 
@@ -215,18 +267,23 @@ def followup_for_region(
     region = session.scalar(sa.select(Region).where(Region.code == region_code))
     if region is None:
         raise NotFound(f"No region {region_code!r}.")
-    stalled_ids = stalled(session, region.id, as_of)
+    items = stalled_items(session, region.id, as_of)
+    stalled_ids: dict[str, list[int]] = {stage: [] for stage in STALLED_STAGES}
+    for item in sorted(items, key=lambda i: i["referral_id"]):
+        stalled_ids.setdefault(item["stage"], []).append(item["referral_id"])
     return {
         "kind": "followup",
         "week": week,
         "as_of": as_of.isoformat(),
         "region": {"code": region.code, "name": region.name},
         "stalled": stalled_ids,
-        "stalled_total": sum(len(ids) for ids in stalled_ids.values()),
+        "stalled_items": items,
+        "stalled_total": len(items),
         "follow_ups": follow_ups(session, region.id, as_of),
         "funnel": funnel(session, region.id, as_of),
         "staff_credentials": staff_credentials(session, region.id, as_of),
         "site_registrations": site_registrations(session, region.id, as_of),
+        "courses": course_figures(session, as_of, {region.id}),
     }
 
 

@@ -19,7 +19,6 @@ from flask import current_app
 
 from opsadmin.audit.service import SYSTEM, acting_as, record
 from opsadmin.auth.models import User
-from opsadmin.config import setting
 from opsadmin.db import utcnow
 from opsadmin.extensions import db
 from opsadmin.jobs import EMAIL, REPORTS, enqueue
@@ -35,7 +34,7 @@ from opsadmin.notifications.mail import (
 from opsadmin.reports import service
 from opsadmin.reports.followup import credential_changes
 from opsadmin.reports.models import ReportDelivery, ReportRun
-from opsadmin.reports.render import CHART_CID, render_credentials, subject_of
+from opsadmin.reports.render import render_credentials, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def _send_all(run_id: int) -> str:
 
 
 def report_mail(run: ReportRun, delivery: ReportDelivery) -> Mail:
-    """The e-mail of one delivery: HTML with the chart inline, text, the CSV attached."""
+    """The e-mail of one delivery: HTML with each chart inline once, text, the CSV attached."""
     stem = f"{run.kind}-{run.region.code}-{run.week}"
     return Mail(
         subject=subject_of(run.figures or {"kind": run.kind, "week": run.week}),
@@ -109,11 +108,8 @@ def report_mail(run: ReportRun, delivery: ReportDelivery) -> Mail:
         html=run.html,
         message_id=service.message_id(delivery),
         headers={"X-Opsadmin-Region": run.region.code, "X-Opsadmin-Report": stem},
-        inline_images=[InlineImage(CHART_CID, run.png or b"")],
-        attachments=[
-            Attachment(f"{stem}.csv", (run.csv or "").encode(), "text", "csv"),
-            Attachment(f"{stem}.png", run.png or b"", "image", "png"),
-        ],
+        inline_images=[InlineImage(c.cid, c.png) for c in service.stored_charts(run)],
+        attachments=[Attachment(f"{stem}.csv", (run.csv or "").encode(), "text", "csv")],
     )
 
 
@@ -182,14 +178,13 @@ def notify_credential_expiry(on: str | None = None) -> int:
     expiring today. Once per (region, day, recipient), recorded in the audit log."""
     day = dt.date.fromisoformat(on) if on else utcnow().date()
     settings = MailSettings.from_config(current_app.config)
-    base_url = str(setting("OPSADMIN_BASE_URL")).rstrip("/")
     sent = 0
     with acting_as(SYSTEM):
         for region in db.session.scalars(sa.select(Region).order_by(Region.code)):
             figures = credential_changes(db.session, region, day)
             if not figures["staff_credentials"] and not figures["site_registrations"]:
                 continue
-            subject, html, text = render_credentials(figures, base_url)
+            subject, html, text = render_credentials(figures)
             for recipient in ops_managers(region.id):
                 key = f"{region.code}:{day}:{recipient}"[:64]
                 if _already_notified(key):

@@ -45,7 +45,9 @@ class ReportRun(TimestampMixin, Base):
     html: Mapped[str | None] = mapped_column(sa.Text)
     text: Mapped[str | None] = mapped_column(sa.Text)
     csv: Mapped[str | None] = mapped_column(sa.Text)
-    png: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    png: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # the main chart (download)
+    # Every chart of the e-mail, in order: [{"name", "alt", "png": base64}], shown inline once each.
+    charts: Mapped[list | None] = mapped_column(sa.JSON)
     figures: Mapped[dict | None] = mapped_column(sa.JSON)
     content_sha256: Mapped[str | None] = mapped_column(sa.String(64))
 

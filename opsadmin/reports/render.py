@@ -1,24 +1,33 @@
-"""Turn a report's figures into its artefacts: HTML (inline styles), plain text, CSV and a PNG chart.
+"""Turn a report's figures into its artefacts: HTML (inline styles), plain text, CSV and PNG charts.
 
-Rendering is a pure function of the figures, so the same figures give byte-identical artefacts
-(and the same ``content_sha256``): a rebuilt or resent report never differs from the first.
+Rendering is a pure function of the figures (and the console's address), so the same figures give
+byte-identical artefacts (and the same ``content_sha256``): a rebuilt or resent report never
+differs from the first. Every chart is shown once, inline (``cid:``), with a text alternative;
+every link is built from the console's URL map (see ``opsadmin.links``).
 """
 
 from __future__ import annotations
 
-import csv
+import base64
 import hashlib
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from matplotlib.figure import Figure
 
-CHART_CID = "chart@opsadmin"
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# Links go to the console's pages by model name; the console checks access itself.
-LINK_PATHS = {"referral": "referral", "credential": "credential"}
+from opsadmin.csvsafe import csv_text
+from opsadmin.links import console_home, external_url
+from opsadmin.reports import charts, text
+from opsadmin.reports.labels import label, plural
+
+# The console page of each kind of item an e-mail links to (endpoint of its details view).
+DETAIL_ENDPOINTS = {
+    "referral": "admin_referrals.details_view",
+    "credential": "admin_credentials.details_view",
+    "site_registration": "admin_site_registrations.details_view",
+    "location": "admin_locations.details_view",
+    "appointment": "appointments.details_view",
+}
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("opsadmin", "templates"),
@@ -34,7 +43,12 @@ class Artefacts:
     html: str
     text: str
     csv: str
-    png: bytes
+    charts: tuple[charts.Chart, ...] = ()
+
+    @property
+    def png(self) -> bytes:
+        """The main chart (the run's PNG download)."""
+        return self.charts[0].png if self.charts else b""
 
     @property
     def sha256(self) -> str:
@@ -42,7 +56,8 @@ class Artefacts:
         for part in (self.subject, self.html, self.text, self.csv):
             digest.update(part.encode())
             digest.update(b"\0")
-        digest.update(self.png)
+        for chart in self.charts:
+            digest.update(chart.png)
         return digest.hexdigest()
 
 
@@ -57,80 +72,34 @@ def points(value: float | None) -> str:
 def subject_of(figures: dict[str, Any]) -> str:
     region = figures.get("region") or {}
     title = "Utilisation" if figures["kind"] == "utilisation" else "Follow-up digest"
-    return f"{title} {region.get('code', '')} {figures['week']}".replace("  ", " ")
+    return " ".join(part for part in (title, region.get("code", ""), figures["week"]) if part)
 
 
-def _html(template: str, figures: dict[str, Any], base_url: str, subject: str) -> str:
-    def link(kind: str, entity_id: int) -> str:
-        return f"{base_url}/admin/{LINK_PATHS[kind]}/details/?id={int(entity_id)}"
+def link(kind: str, entity_id: int) -> str:
+    """The console page of one item (referral, credential, site registration, location…)."""
+    return external_url(DETAIL_ENDPOINTS[kind], id=int(entity_id))
 
+
+def _html(template: str, figures: dict[str, Any], subject: str, chart_list=()) -> str:
     return _templates.get_template(template).render(
         f=figures,
         subject=subject,
-        base_url=base_url,
+        home=console_home(),
         pct=pct,
         points=points,
         link=link,
-        chart_cid=CHART_CID,
+        label=label,
+        plural=plural,
+        charts={chart.name: chart for chart in chart_list},
     )
 
 
-# -- plain text ------------------------------------------------------------------------------
-
-
-def utilisation_text(f: dict[str, Any], base_url: str) -> str:
-    lines = [
-        subject_of(f),
-        f"Week {f['week']} ({f['from']} to {f['to']})",
-        "",
-        f"Utilisation {pct(f['utilisation'])} ({f['booked_minutes']} of {f['available_minutes']}"
-        f" chair-minutes), {points(f['change']['utilisation'])} on {f['previous']['week']}",
-        f"No-show rate {pct(f['no_show_rate'])}: {f['no_show']} no-shows, {f['completed']}"
-        f" completed, {f['no_show_minutes']} chair-minutes lost",
-        "",
-    ]
-    for loc in f["locations"]:
-        flag = "  DEA REGISTRATION LAPSED" if loc["dea_lapsed"] else ""
-        lines.append(
-            f"{loc['code']}: {pct(loc['utilisation'])} ({points(loc['change']['utilisation'])}),"
-            f" no-show rate {pct(loc['no_show_rate'])}{flag}"
-        )
-        for room in loc["rooms"]:
-            lines.append(
-                f"  {room['name']} ({room['capacity']} chairs): {pct(room['utilisation'])},"
-                f" {room['booked_minutes']}/{room['available_minutes']} chair-minutes"
-            )
-    return "\n".join([*lines, "", f"Console: {base_url}/admin/", ""])
-
-
-def followup_text(f: dict[str, Any], base_url: str) -> str:
-    lines = [subject_of(f), f"As of {f['as_of']}", "", "Stalled referrals:"]
-    for stage, ids in f["stalled"].items():
-        lines.append(f"  {stage}: {len(ids)}" + (f" (#{', #'.join(map(str, ids))})" if ids else ""))
-    lines += ["", "Follow-ups due within the week or overdue:"]
-    lines += [
-        f"  #{item['referral_id']} due {item['due_on']}" + (" OVERDUE" if item["overdue"] else "")
-        for item in f["follow_ups"]
-    ] or ["  none"]
-    lines += [
-        "",
-        "Funnel, last 90 days (received/consulted/approved/started/completed, conversion):",
-    ]
-    lines += [
-        f"  {r['location']}: {r['received']}/{r['consulted']}/{r['approved']}/{r['started']}"
-        f"/{r['completed']}, {pct(r['conversion'])}"
-        for r in f["funnel"]
-    ]
-    lines += ["", "Credentials expiring within 60 days or expired:"]
-    lines += [
-        f"  site {c['location']} {c['kind']} {c['state']} {c['status']} {c['expires_on']}"
-        for c in f["site_registrations"]
-    ]
-    lines += [
-        f"  credential #{c['credential_id']} {c['kind']} {c['state'] or ''} {c['status']} {c['expires_on']}"
-        for c in f["staff_credentials"]
-    ]
-    return "\n".join([*lines, "", f"Console: {base_url}/admin/", ""])
+def for_browser(html: str, chart_list: tuple[charts.Chart, ...] | list[charts.Chart]) -> str:
+    """The e-mail's HTML with its ``cid:`` images as data: URIs, for showing it in the console."""
+    for chart in chart_list:
+        encoded = base64.b64encode(chart.png).decode()
+        html = html.replace(f"cid:{chart.cid}", f"data:image/png;base64,{encoded}")
+    return html
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -139,13 +108,6 @@ UTILISATION_COLUMNS = (
     "level", "location", "room", "capacity", "available_minutes", "booked_minutes",
     "utilisation", "completed", "no_show", "no_show_rate", "no_show_minutes", "dea_lapsed",
 )  # fmt: skip
-
-
-def _csv(rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _figures_row(level: str, loc: str, room: str, capacity: Any, f: dict[str, Any], lapsed: Any):
@@ -164,14 +126,18 @@ def utilisation_csv(f: dict[str, Any]) -> str:
         rows.append(_figures_row("location", loc["code"], "", "", loc, loc["dea_lapsed"]))
         for room in loc["rooms"]:
             rows.append(_figures_row("room", loc["code"], room["name"], room["capacity"], room, ""))
-    return _csv(rows)
+    return csv_text(rows)
 
 
 def followup_csv(f: dict[str, Any]) -> str:
     rows: list[list[Any]] = [["section", "location", "item", "value", "detail"]]
-    for stage, ids in f["stalled"].items():
-        rows += [["stalled", "", stage, rid, ""] for rid in ids]
-    rows += [["follow_up", "", "referral", i["referral_id"], i["due_on"]] for i in f["follow_ups"]]
+    for item in f.get("stalled_items", []):
+        rows.append(["stalled", item["location"], item["stage"], item["referral_id"],
+                     f"{item['days_in_stage']} days in stage"])  # fmt: skip
+    rows += [
+        ["follow_up", i.get("location", ""), "referral", i["referral_id"], i["due_on"]]
+        for i in f["follow_ups"]
+    ]
     for r in f["funnel"]:
         rows += [["funnel", r["location"], stage, r[stage], ""] for stage in (
             "received", "consulted", "approved", "started", "completed", "conversion")]  # fmt: skip
@@ -180,82 +146,53 @@ def followup_csv(f: dict[str, Any]) -> str:
         for c in f["site_registrations"]
     ]
     rows += [
-        ["staff_credential", "", c["kind"], c["credential_id"], f"{c['status']} {c['expires_on']}"]
+        [
+            "staff_credential",
+            " ".join(c.get("sites", [])),
+            c["kind"],
+            c["credential_id"],
+            f"{c['status']} {c['expires_on']}",
+        ]
         for c in f["staff_credentials"]
     ]
-    return _csv(rows)
+    rows += courses_csv_rows(f)
+    return csv_text(rows)
 
 
-# -- PNG -------------------------------------------------------------------------------------
+def courses_csv_rows(f: dict[str, Any]) -> list[list[Any]]:
+    items = ("started", "completed", "broken_off", "median_sessions_before_break")
+    return [
+        ["course", r["location"], item, r[item], ""] for r in f.get("courses", []) for item in items
+    ]
 
 
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    # No software/date metadata: the same figures make the same bytes.
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    return buffer.getvalue()
+# -- the reports -----------------------------------------------------------------------------
 
 
-def utilisation_chart(f: dict[str, Any]) -> bytes:
-    figure = Figure(figsize=(7.2, 5.6))
-    bars, heat = figure.subplots(2, 1, height_ratios=[1, 1.3])
-    codes = [loc["code"] for loc in f["locations"]]
-    bars.bar(codes, [(loc["utilisation"] or 0) * 100 for loc in f["locations"]], color="#23395d")
-    bars.set_ylabel("Utilisation %")
-    bars.set_title(f"Utilisation by site, {f['week']}")
-    grid = [[(v if v is not None else float("nan")) for v in row] for row in f["heatmap"]]
-    image = heat.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=1)
-    heat.set_yticks(range(7), WEEKDAYS)
-    heat.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
-    heat.set_title("Occupancy by weekday and local hour")
-    figure.colorbar(image, ax=heat, fraction=0.03)
-    figure.tight_layout()
-    return _png(figure)
-
-
-def followup_chart(f: dict[str, Any]) -> bytes:
-    figure = Figure(figsize=(7.2, 3.2))
-    axes = figure.subplots()
-    stages = ("received", "consulted", "approved", "started", "completed")
-    totals = [sum(row[stage] for row in f["funnel"]) for stage in stages]
-    axes.bar(stages, totals, color="#23395d")
-    axes.set_title(f"Referral funnel, last 90 days, as of {f['as_of']}")
-    figure.tight_layout()
-    return _png(figure)
-
-
-def render(figures: dict[str, Any], base_url: str) -> Artefacts:
-    """The artefacts of a utilisation or follow-up report."""
+def render(figures: dict[str, Any]) -> Artefacts:
+    """The artefacts of a utilisation or follow-up report (inside an app context: links)."""
     subject = subject_of(figures)
     if figures["kind"] == "utilisation":
+        made = charts.utilisation_charts(figures)
         return Artefacts(
             subject=subject,
-            html=_html("reports/email_utilisation.html", figures, base_url, subject),
-            text=utilisation_text(figures, base_url),
+            html=_html("reports/email_utilisation.html", figures, subject, made),
+            text=text.utilisation_text(figures, subject),
             csv=utilisation_csv(figures),
-            png=utilisation_chart(figures),
+            charts=made,
         )
+    made = charts.followup_charts(figures)
     return Artefacts(
         subject=subject,
-        html=_html("reports/email_followup.html", figures, base_url, subject),
-        text=followup_text(figures, base_url),
+        html=_html("reports/email_followup.html", figures, subject, made),
+        text=text.followup_text(figures, subject, link),
         csv=followup_csv(figures),
-        png=followup_chart(figures),
+        charts=made,
     )
 
 
-def render_credentials(figures: dict[str, Any], base_url: str) -> tuple[str, str, str]:
+def render_credentials(figures: dict[str, Any]) -> tuple[str, str, str]:
     """Subject, HTML and text of the daily credential-expiry notice."""
     subject = f"Credentials to renew {figures['region']['code']} {figures['on']}"
-    html = _html("reports/email_credentials.html", figures, base_url, subject)
-    lines = [subject, ""]
-    lines += [
-        f"site {c['location']} {c['kind']} {c['state']} {c['change']}, expires {c['expires_on']}"
-        for c in figures["site_registrations"]
-    ]
-    lines += [
-        f"credential #{c['credential_id']} {c['kind']} {c['state'] or ''} {c['change']},"
-        f" expires {c['expires_on']}"
-        for c in figures["staff_credentials"]
-    ]
-    return subject, html, "\n".join([*lines, "", f"Console: {base_url}/admin/", ""])
+    html = _html("reports/email_credentials.html", figures, subject)
+    return subject, html, text.credentials_text(figures, subject, link)

@@ -42,3 +42,41 @@ class UtilisationSchema(Schema):
         allow_none=True, metadata={"description": "no_show / (completed + no_show)."}
     )
     rooms = ma.fields.List(ma.fields.Nested(RoomUtilisationSchema))
+
+
+class ForecastQuerySchema(Schema):
+    region = ma.fields.String(required=True, metadata={"description": "A region code."})
+    weeks = ma.fields.Integer(
+        load_default=4,
+        validate=ma.validate.Range(min=1, max=26),
+        metadata={"description": "How many ISO weeks ahead, from next week (1–26, default 4)."},
+    )
+
+
+class ForecastLocationSchema(Schema):
+    location = ma.fields.String(metadata={"description": "The treatment location's code."})
+    booked_minutes = ma.fields.Integer(
+        metadata={"description": "Infusions booked in the week (not cancelled), in minutes."}
+    )
+    expected_minutes = ma.fields.Integer(
+        metadata={
+            "description": "Sessions of approved or in-treatment referrals not yet booked, "
+            "× OPSADMIN_INFUSION_MINUTES, three a week from the first week."
+        }
+    )
+    available_minutes = ma.fields.Integer(
+        metadata={"description": "Open chair-minutes, counted as in the utilisation report."}
+    )
+    shortfall = ma.fields.Boolean(
+        metadata={"description": "True when booked + expected exceeds 90 % of available."}
+    )
+
+
+class ForecastWeekSchema(Schema):
+    week = ma.fields.String(metadata={"example": "2026-W49"})
+    locations = ma.fields.List(ma.fields.Nested(ForecastLocationSchema))
+
+
+class ForecastSchema(Schema):
+    region = ma.fields.String()
+    weeks = ma.fields.List(ma.fields.Nested(ForecastWeekSchema))

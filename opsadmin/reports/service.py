@@ -8,6 +8,7 @@ message goes out and marked "sent" only once the SMTP server accepted it.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -22,13 +23,16 @@ from opsadmin.db import utcnow
 from opsadmin.errors import Conflict, InvalidInput, NotFound
 from opsadmin.locations.models import Location, Region
 from opsadmin.locations.service import zone
+from opsadmin.reports.charts import Chart
 from opsadmin.reports.followup import followup_for_region
+from opsadmin.reports.forecast import forecast_for_region
 from opsadmin.reports.models import REPORT_KINDS, ReportDelivery, ReportRun
-from opsadmin.reports.render import Artefacts, render
+from opsadmin.reports.render import Artefacts, render, subject_of
 from opsadmin.reports.utilisation import utilisation_for_region
 from opsadmin.reports.weeks import monday_after, parse_week, shift_week, week_of
 
 SEND_HOUR = 7  # Monday 07:00 region-local
+FORECAST_WEEKS = 4  # the utilisation e-mail's look ahead
 CATCH_UP_WEEKS = 4
 CLAIMABLE = ("pending", "queued", "failed")
 RESUMABLE = ("queued", "running", "built", "failed")
@@ -204,7 +208,10 @@ def build_figures(session: Session, kind: str, region_code: str, week: str) -> d
             f"Unknown report {kind!r}.", errors={"kind": [f"One of {REPORT_KINDS}."]}
         )
     if kind == "utilisation":
-        return utilisation_for_region(session, week, region_code)
+        figures = utilisation_for_region(session, week, region_code)
+        # The weeks after the report's: from its reader's Monday on.
+        ahead = forecast_for_region(session, region_code, FORECAST_WEEKS, shift_week(week, 1))
+        return {**figures, "forecast": ahead}
     return followup_for_region(session, region_code, monday_after(week), week)
 
 
@@ -212,7 +219,7 @@ def build_artefacts(
     session: Session, kind: str, region_code: str, week: str
 ) -> tuple[dict, Artefacts]:
     figures = build_figures(session, kind, region_code, week)
-    return figures, render(figures, setting("OPSADMIN_BASE_URL").rstrip("/"))
+    return figures, render(figures)
 
 
 def store_build(session: Session, run: ReportRun, figures: dict, artefacts: Artefacts) -> None:
@@ -225,9 +232,23 @@ def store_build(session: Session, run: ReportRun, figures: dict, artefacts: Arte
         artefacts.csv,
         artefacts.png,
     )
+    run.charts = charts_to_store(artefacts.charts)
     run.content_sha256 = artefacts.sha256
     run.status, run.progress, run.built_at, run.updated_at = "built", "built", now, now
     ensure_deliveries(session, run)
+
+
+def subject_of_run(run: ReportRun) -> str:
+    return subject_of(run.figures or {"kind": run.kind, "week": run.week})
+
+
+def charts_to_store(charts: tuple[Chart, ...]) -> list[dict[str, str]]:
+    return [{"name": c.name, "alt": c.alt, "png": base64.b64encode(c.png).decode()} for c in charts]
+
+
+def stored_charts(run: ReportRun) -> list[Chart]:
+    """The run's charts, in the order the e-mail shows them."""
+    return [Chart(c["name"], c["alt"], base64.b64decode(c["png"])) for c in (run.charts or [])]
 
 
 def ensure_deliveries(session: Session, run: ReportRun) -> None:
@@ -365,20 +386,41 @@ def ensure_run(
     ).one()
 
 
-def request_run(
+def week_is_over(session: Session, region: Region, week: str, now: dt.datetime) -> bool:
+    """True once the region's local clock has passed the week's last day."""
+    timezone = region_zones(session).get(region.id, "UTC")
+    return now.astimezone(zone(timezone)).date() >= monday_after(week)
+
+
+def request_send(
     session: Session, kind: str, region: Region, week: str, requested_by: str
-) -> ReportRun:
-    """ "Run now": queue the run of (kind, region, week) unless it is already sent or under way."""
+) -> tuple[ReportRun, list[tuple[int, int]] | None]:
+    """The console's "Send": the report of a finished week to every lead who does not have it.
+
+    Returns the run and either None (the run is queued: build, then send) or the deliveries to
+    send now (a built run, or a sent one with leads added since). A lead who has it never gets it
+    twice from here; only :func:`resend` sends it again.
+    """
+    parse_week(week)
+    if not week_is_over(session, region, week, utcnow()):
+        raise Conflict(
+            f"Week {week} is not over yet: preview it, send it once it has ended.",
+            code="week_not_over",
+        )
     run = ensure_run(session, kind, region, week, requested_by)
     session.refresh(run)
-    if run.status == "sent":
-        raise Conflict(
-            "This report was already sent; use resend to send it again.", code="already_sent"
-        )
+    if run.status in ("built", "sent"):
+        pending = add_new_recipients(session, run.id)
+        if not pending:
+            raise Conflict(
+                "Every lead already has this report; use resend to send it again.",
+                code="already_sent",
+            )
+        return run, pending
     if not mark_queued(session, run.id, utcnow(), force=run.status != "running"):
         raise Conflict("This report is being built right now.", code="run_in_progress")
     session.refresh(run)
-    return run
+    return run, None
 
 
 def resend(session: Session, run: ReportRun) -> list[tuple[int, int]]:

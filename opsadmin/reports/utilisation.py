@@ -45,6 +45,7 @@ Interval = tuple[dt.datetime, dt.datetime]
 Cell = tuple[int, int]  # (local weekday, local hour)
 HOUR = dt.timedelta(hours=1)
 CURRENT, PREVIOUS = 0, 1  # the report week and the week before, as numbered in the SQL
+TREND_WEEKS = 8  # the weekly e-mail's trend: the report week and the seven before
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -496,28 +497,65 @@ def _count_booked(weeks: Weeks, rows: Iterable[Any]) -> None:
             figures.completed, figures.no_show = int(x or 0), int(y or 0)
 
 
-def room_weeks(session: Session, sites: list[Site], rooms: list[Any], week: str) -> Weeks:
-    """Every room's figures for ``week`` and the week before (two statements, whatever the data)."""
-    both = (week_days(week), week_days(shift_week(week, -1)))
-    slots = [
-        slot for site in sites for w, days in enumerate(both) for slot in open_slots(site, days, w)
-    ]
-    bounds = [week_bounds(site, days, w) for site in sites for w, days in enumerate(both)]
-    weeks = Weeks({(w, room.id): RoomWeek(room) for w in (0, 1) for room in rooms})
-    if not rooms:
-        return weeks
+def room_closure_slots(
+    session: Session, sites: list[Site], rooms: list[Any], slots: list[Slot], bounds: list
+) -> list[Slot]:
+    """The rooms' closures inside their locations' open slots, as negative slots (one statement)."""
     span = (min(b[2][0] for b in bounds), max(b[2][1] for b in bounds))
     closures = _room_closures(session, [site.id for site in sites], span)
     by_location: dict[int, list[Slot]] = defaultdict(list)
     for slot in slots:
         by_location[slot.location_id].append(slot)
-    taken = [
+    return [
         piece
         for room in rooms
         for piece in closure_slots(
             room.id, closures.get(room.id, []), by_location[room.location_id]
         )
     ]
+
+
+def available_by_week(
+    session: Session, weeks: list[str], where: Any
+) -> tuple[list[Site], dict[tuple[int, str], int]]:
+    """Available chair-minutes of the locations matching ``where`` for each of ``weeks``, counted
+    exactly as the weekly report counts them: the sites, and {(location id, week): minutes}.
+
+    Five statements whatever the number of weeks, rooms and closures.
+    """
+    days = [week_days(week) for week in weeks]
+    sites = _load_sites(session, where, min(d[0] for d in days), max(d[-1] for d in days))
+    rooms = _load_rooms(session, [site.id for site in sites])
+    slots = [slot for site in sites for w, d in enumerate(days) for slot in open_slots(site, d, w)]
+    bounds = [week_bounds(site, d, w) for site in sites for w, d in enumerate(days)]
+    figures = Weeks({(w, room.id): RoomWeek(room) for w in range(len(weeks)) for room in rooms})
+    if rooms:
+        _count_available(
+            figures, rooms, slots, room_closure_slots(session, sites, rooms, slots, bounds)
+        )
+    available: Counter[tuple[int, str]] = Counter()
+    for (w, _), room_week in figures.rooms.items():
+        available[(room_week.room.location_id, weeks[w])] += room_week.available
+    return sites, dict(available)
+
+
+def room_weeks(
+    session: Session, sites: list[Site], rooms: list[Any], week: str, history: int = 2
+) -> Weeks:
+    """Every room's figures for ``week`` and the ``history`` − 1 weeks before it, numbered 0
+    (``week``), 1 (the week before) and so on (two statements, whatever the data)."""
+    listed = [week_days(shift_week(week, -n)) for n in range(history)]
+    slots = [
+        slot
+        for site in sites
+        for w, days in enumerate(listed)
+        for slot in open_slots(site, days, w)
+    ]
+    bounds = [week_bounds(site, days, w) for site in sites for w, days in enumerate(listed)]
+    weeks = Weeks({(w, room.id): RoomWeek(room) for w in range(history) for room in rooms})
+    if not rooms:
+        return weeks
+    taken = room_closure_slots(session, sites, rooms, slots, bounds)
     _count_available(weeks, rooms, slots, taken)
     rows = _figure_rows(session, slots + taken, bounds, [site.id for site in sites])
     _count_booked(weeks, rows)
@@ -575,6 +613,7 @@ def _location_figures(site: Site, current, previous, last_day: dt.date) -> dict[
     totals = _totals(current)
     valid_until = site.dea_valid_until
     return {
+        "location_id": site.id,
         "code": site.code,
         "name": site.name,
         "timezone": site.timezone,
@@ -597,15 +636,45 @@ def _by_location(weeks: list[RoomWeek]) -> dict[int, list[RoomWeek]]:
 # -- public API ------------------------------------------------------------------------------
 
 
-def compute_utilisation(session: Session, week: str, where: Any) -> dict[str, Any]:
-    """The utilisation figures of ``week`` for the locations matching ``where`` (JSON-ready).
+def _trend(
+    sites: list[Site], rooms: list[Any], weeks: Weeks, week: str, history: int
+) -> dict[str, Any]:
+    """Utilisation per week, oldest first, for the region (``weeks``) and each site."""
+    listed = [shift_week(week, -n) for n in reversed(range(history))]
 
-    Six statements for any number of locations, rooms and appointments.
+    def point(n: int, figures: Iterable[RoomWeek]) -> dict[str, Any]:
+        totals = _totals(figures)
+        return {
+            "week": listed[history - 1 - n],
+            "available_minutes": totals["available_minutes"],
+            "booked_minutes": totals["booked_minutes"],
+            "utilisation": totals["utilisation"],
+        }
+
+    order = list(reversed(range(history)))
+    by_location = [_by_location(weeks.of(n)) for n in range(history)]
+    return {
+        "weeks": [point(n, weeks.of(n)) for n in order],
+        "locations": [
+            {"code": site.code, "weeks": [point(n, by_location[n][site.id]) for n in order]}
+            for site in sites
+        ],
+    }
+
+
+def compute_utilisation(
+    session: Session, week: str, where: Any, history: int = 2
+) -> dict[str, Any]:
+    """The utilisation figures of ``week`` for the locations matching ``where`` (JSON-ready),
+    with the trend over ``history`` weeks (this one and those before it; at least 2).
+
+    Six statements for any number of locations, rooms, appointments and weeks.
     """
     days = week_days(week)
-    sites = _load_sites(session, where, days[0] - dt.timedelta(days=7), days[-1])
+    first = days[0] - dt.timedelta(days=7 * (history - 1))
+    sites = _load_sites(session, where, first, days[-1])
     rooms = _load_rooms(session, [site.id for site in sites])
-    weeks = room_weeks(session, sites, rooms, week)
+    weeks = room_weeks(session, sites, rooms, week, history)
     current, previous = weeks.of(CURRENT), weeks.of(PREVIOUS)
     totals, prior = _totals(current), _totals(previous)
     now, before = _by_location(current), _by_location(previous)
@@ -621,6 +690,7 @@ def compute_utilisation(session: Session, week: str, where: Any) -> dict[str, An
             _location_figures(site, now[site.id], before[site.id], days[-1]) for site in sites
         ],
         "heatmap": heatmap(weeks.cells),
+        "trend": _trend(sites, rooms, weeks, week, history),
     }
 
 
@@ -631,7 +701,7 @@ def utilisation_for_region(session: Session, week: str, region_code: str) -> dic
     ).first()
     if region is None:
         raise NotFound(f"No region {region_code!r}.")
-    figures = compute_utilisation(session, week, Location.region_id == region.id)
+    figures = compute_utilisation(session, week, Location.region_id == region.id, TREND_WEEKS)
     return {"region": {"code": region.code, "name": region.name}, **figures}
 
 

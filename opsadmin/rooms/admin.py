@@ -12,7 +12,7 @@ from typing import Any
 from flask_admin import BaseView
 from flask_admin.form import DateTimeField
 
-from opsadmin.console import SITES, MasterDataView
+from opsadmin.console import SITES, MasterDataView, board_link
 from opsadmin.extensions import db
 from opsadmin.locations import service as location_service
 from opsadmin.locations.hours_grid import WeeklyHoursField
@@ -23,9 +23,30 @@ from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.validation import refuse_delete_with_history
 
 
+def location_board(view: Any, context: Any, model: Location, name: str) -> Any:
+    return board_link(model.code)
+
+
+def room_board(view: Any, context: Any, model: Room, name: str) -> Any:
+    return board_link(model.location.code)
+
+
 class LocationView(MasterDataView):
     region_column = Location.region_id
-    column_list = ("code", "name", "region", "city", "state", "timezone", "phone", "active")
+    column_list = (
+        "code",
+        "name",
+        "region",
+        "city",
+        "state",
+        "timezone",
+        "phone",
+        "active",
+        "board",
+    )
+    column_details_list = (*location_service.LOCATION_FIELDS, "board")
+    column_formatters = {"board": location_board}
+    column_formatters_detail = {"board": location_board}
     column_searchable_list = ("code", "name", "city")
     column_filters = ("active", "state", "region.code")
     column_default_sort = "code"
@@ -72,7 +93,10 @@ class LocationView(MasterDataView):
 class RoomView(MasterDataView):
     region_column = Location.region_id
     scope_joins = (Room.location,)
-    column_list = ("location", "name", "kind", "capacity", "active")
+    column_list = ("location", "name", "kind", "capacity", "active", "board")
+    column_details_list = ("location", "name", "kind", "capacity", "active", "board")
+    column_formatters = {"board": room_board}
+    column_formatters_detail = {"board": room_board}
     column_searchable_list = ("name", "location.code", "location.name")
     column_filters = ("kind", "active", "capacity", "location.code")
     column_default_sort = "name"

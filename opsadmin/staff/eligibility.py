@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin import master_cache
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location
 from opsadmin.staff.models import (
@@ -38,6 +39,7 @@ from opsadmin.staff.models import (
 from opsadmin.staff.service import credential_status
 
 GOOD_STATUSES = ("valid", "expiring")
+_UNREAD = object()  # eligible_staff_by_day: the caller has not read the cache token
 # When several credentials of a kind fail, report the one closest to being good.
 _REASON_RANK = {"unverified": 0, "expired": 1}
 
@@ -72,17 +74,32 @@ def eligibility_many(
 
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
     """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
-    location = _location(session, location_id)
-    assigned = sa.select(staff_location.c.staff_id).where(
-        staff_location.c.location_id == location_id
+    return eligible_staff_by_day(session, location_id, [on], kind)[on]
+
+
+def eligible_staff_by_day(
+    session: Session,
+    location_id: int,
+    days: Iterable[dt.date],
+    kind: str,
+    *,
+    location: Any = None,
+    version: int | None | object = _UNREAD,
+) -> dict[dt.date, list[StaffFacts]]:
+    """:func:`eligible_staff` for each of ``days``, judged in memory from the site's roster and
+    the credential rules, both cached per worker under the ``cache_version`` token (read here
+    unless the caller passes the ``version`` it read; ``location`` saves loading the site)."""
+    if location is None:
+        location = _location(session, location_id)
+    if version is _UNREAD:
+        version = master_cache.current_version(session)
+    staff = master_cache.cached(
+        session, ("roster", location_id), version, lambda: roster(session, location_id)
     )
-    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
-    # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
-    # again by id would cost a query each.
-    eligible = [
-        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
-    ]
-    return sorted(eligible, key=lambda s: (s.name, s.id))
+    rules = master_cache.cached(
+        session, "credential_rules", version, lambda: credential_rules(session)
+    )
+    return eligible_on_days(staff, location, days, rules.get(kind, {}))
 
 
 @dataclass(frozen=True)
@@ -281,3 +298,48 @@ def _credential_gap(
         gap["state"] = state
     gap["reason"] = reason
     return gap
+
+
+def eligibility_grid(
+    session: Session,
+    assignments: Iterable[tuple[StaffMember, Location]],
+    kinds: Iterable[str],
+    days: Iterable[dt.date],
+) -> dict[tuple[int, int, str, dt.date], Eligibility]:
+    """Eligibility of each staff member at a location they are assigned to, for every kind and
+    day, keyed ``(staff_id, location_id, kind, day)``: two queries (the rules, the credentials)
+    however many staff, locations, kinds and days."""
+    pairs = list(assignments)
+    kinds, days = list(kinds), list(days)
+    rules = _rules_by_kind_and_role(session, kinds, {staff.role for staff, _ in pairs})
+    credentials = _credentials_by_staff(session, sorted({s.id for s, _ in pairs}), rules)
+    return {
+        (staff.id, location.id, kind, day): _judge(
+            staff,
+            True,
+            location,
+            day,
+            rules.get(f"{kind}:{staff.role}", ()),
+            credentials.get(staff.id, []),
+        )
+        for staff, location in pairs
+        for kind in kinds
+        for day in days
+    }
+
+
+def _rules_by_kind_and_role(
+    session: Session, kinds: list[str], roles: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """The credential kinds each role needs for each appointment kind, keyed ``"kind:role"``."""
+    rows = session.execute(
+        sa.select(
+            CredentialRule.appointment_kind, CredentialRule.role, CredentialRule.credential_kind
+        )
+        .where(CredentialRule.appointment_kind.in_(kinds), CredentialRule.role.in_(roles))
+        .order_by(CredentialRule.credential_kind)
+    )
+    rules: dict[str, list[str]] = defaultdict(list)
+    for kind, role, credential_kind in rows:
+        rules[f"{kind}:{role}"].append(credential_kind)
+    return {key: tuple(needs) for key, needs in rules.items()}

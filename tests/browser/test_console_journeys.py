@@ -154,24 +154,54 @@ def choose(page, select, text):
     page.select_option(select, value, force=True)
 
 
+# Reports every CSP violation the page meets (inline handlers, javascript: URLs, foreign hosts)
+# as a console error, whether or not the browser logs one itself.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " +
+    (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber +
+    " (" + (event.sample || "") + ")");
+}, true);
+"""
+
+
 class Journey:
-    """One browser tab, with the CSP violations it reported and its screenshots."""
+    """One browser tab, with the console errors and CSP violations it met and its screenshots.
+
+    Every journey ends with ``assert_clean()``: no CSP violation (not even flask-admin's inline
+    handlers: the console's templates have none), no script error and no failed resource, on
+    every page it visited.
+    """
 
     def __init__(self, browser, base_url, name):
         self.base_url = base_url
         self.name = name
         self.page = browser.new_page()
         self.page.set_default_timeout(15000)
-        self.csp_errors: list[str] = []
+        self.problems: list[str] = []
+        self.visited: list[str] = []
+        self.page.add_init_script(REPORT_VIOLATIONS)
         self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("framenavigated", self._navigated)
         self.page.on("dialog", lambda dialog: dialog.accept())
 
     def _console(self, message):
-        # flask-admin's own onclick attributes are reported as they are parsed; the console's
-        # script re-binds them (the journeys click them). Any other violation is a failure.
         text = message.text
-        if "Content Security Policy" in text and "inline event handler" not in text:
-            self.csp_errors.append(text)
+        if message.type == "error" or "Content Security Policy" in text:
+            self.problems.append(f"{self.page.url}: {text}")
+
+    def _navigated(self, frame):
+        if frame == self.page.main_frame:
+            self.visited.append(frame.url)
+
+    @property
+    def csp_errors(self) -> list[str]:
+        return [p for p in self.problems if "CSP" in p or "Content Security Policy" in p]
+
+    def assert_clean(self):
+        self.page.wait_for_load_state()
+        assert self.problems == [], "\n".join(self.problems + ["visited:", *self.visited])
 
     def go(self, path):
         self.page.goto(self.base_url + path)
@@ -201,7 +231,7 @@ def test_admin_signs_in_with_totp_and_sees_the_dashboard_chart(chromium_browser,
     assert journey.page.locator("#utilisation-chart").is_visible()
     assert journey.page.locator("#panel-credentials").is_visible()
     journey.shot("dashboard")
-    assert journey.csp_errors == [], "\n".join(journey.csp_errors)
+    journey.assert_clean()
 
 
 def test_admin_creates_a_location_with_hours_and_a_room(chromium_browser, live_server):
@@ -233,7 +263,7 @@ def test_admin_creates_a_location_with_hours_and_a_room(chromium_browser, live_s
     with app.app_context():
         created = db.session.scalar(sa.select(Location).where(Location.code == "IND"))
         assert [r.name for r in created.rooms] == ["Infusion 1"] and len(created.opening_hours) == 1
-    assert journey.csp_errors == [], "\n".join(journey.csp_errors)
+    journey.assert_clean()
 
 
 def test_admin_adds_a_credential_and_sees_its_status_label(chromium_browser, live_server):
@@ -254,7 +284,7 @@ def test_admin_adds_a_credential_and_sees_its_status_label(chromium_browser, liv
     row = page.locator("tr", has_text="ACLS-42")
     assert row.locator(".badge").inner_text().strip() == "Expiring"
     journey.shot("status-label")
-    assert journey.csp_errors == [], "\n".join(journey.csp_errors)
+    journey.assert_clean()
 
 
 def test_ops_manager_moves_a_referral_with_an_action(chromium_browser, live_server):
@@ -273,7 +303,7 @@ def test_ops_manager_moves_a_referral_with_an_action(chromium_browser, live_serv
 
     with app.app_context():
         assert db.session.get(Referral, seed_ids["referral_id"]).status == "withdrawn"
-    assert journey.csp_errors == [], "\n".join(journey.csp_errors)
+    journey.assert_clean()
 
 
 def test_regional_lead_cannot_see_the_other_region(chromium_browser, live_server):
@@ -288,4 +318,4 @@ def test_regional_lead_cannot_see_the_other_region(chromium_browser, live_server
     journey.go(f"/admin/referrals/details/?id={seed_ids['referral_id']}")
     assert "P-777" not in journey.page.content()
     journey.shot("other-region-referral")
-    assert journey.csp_errors == [], "\n".join(journey.csp_errors)
+    journey.assert_clean()

@@ -78,8 +78,9 @@ def test_funnel_counts_how_far_referrals_got_and_conversion(session, site):
     assert row["conversion"] == round(2 / 6, 4)
 
 
-def test_expiring_and_expired_credentials_without_names(session, site):
-    staff = StaffFactory(locations=[site], name="Dr Secret Name")
+def test_expiring_and_expired_credentials_name_the_clinician_and_their_sites(session, site):
+    # Staff names are not patient data: the lead needs to know whose card lapsed.
+    staff = StaffFactory(locations=[site], name="Dr Ada Byrne")
     soon = CredentialFactory(
         staff=staff, kind="acls", state=None, expires_on=AS_OF + dt.timedelta(days=20)
     )
@@ -99,7 +100,12 @@ def test_expiring_and_expired_credentials_without_names(session, site):
     assert [(s["location"], s["status"]) for s in digest["site_registrations"]] == [
         ("GRN", "expiring")
     ]
-    assert "Secret" not in str(digest)
+    by_kind = {c["kind"]: c for c in digest["staff_credentials"]}
+    assert by_kind["acls"]["staff_name"] == "Dr Ada Byrne"
+    assert by_kind["acls"]["sites"] == ["GRN"]
+    assert (by_kind["acls"]["days_left"], by_kind["bls"]["days_left"]) == (20, -3)
+    # The most urgent first: the lapsed card before the one still valid.
+    assert [c["kind"] for c in digest["staff_credentials"]] == ["bls", "acls"]
 
 
 def test_daily_changes_are_entering_the_window_or_expired_today(session, site):
