@@ -73,8 +73,19 @@ def eligibility_many(
 
 
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
-    """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
-    return eligible_staff_by_day(session, location_id, [on], kind)[on]
+    """The active staff assigned to the location who may take ``kind`` there on ``on``, by name
+    (rows, read afresh; :func:`eligible_staff_by_day` answers from the cached roster)."""
+    location = _location(session, location_id)
+    assigned = sa.select(staff_location.c.staff_id).where(
+        staff_location.c.location_id == location_id
+    )
+    staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
+    # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
+    # again by id would cost a query each.
+    eligible = [
+        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
+    ]
+    return sorted(eligible, key=lambda s: (s.name, s.id))
 
 
 def eligible_staff_by_day(
