@@ -17,6 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_database(app)
     init_audit(app)
     init_events(app)
+    init_bookings_at_risk(app)
     init_auth(app)
     init_api(app)
     init_admin(app)
@@ -89,6 +90,13 @@ def init_events(app: Flask) -> None:
         importlib.import_module(f"opsadmin.{feature}.events").watch_changes()
     install_event_hook()
     on_deliveries_committed(webhooks.deliveries_committed)
+
+
+def init_bookings_at_risk(app: Flask) -> None:
+    """Every commit judges the future bookings its changes touch (opsadmin.bookings.risk)."""
+    from opsadmin.bookings.risk import install_risk_hook
+
+    install_risk_hook()
 
 
 def init_auth(app: Flask) -> None:

@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "OPSADMIN_WEBHOOK_TIMEOUT_SECONDS": 10,
     "OPSADMIN_WEBHOOK_RETRY_SECONDS": "5,300,1800,7200,18000,36000,36000",
     "OPSADMIN_WEBHOOK_DISABLE_AFTER_DAYS": 5,
+    # The booking system's opaque patient id: no spaces, so a name with a date of birth fails.
+    "OPSADMIN_PATIENT_REF_PATTERN": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     # Every call that leaves the process is bounded (seconds). The web defaults keep a request
     # well under gunicorn's 60 s timeout: a hung database answers 503 within about 6 s.

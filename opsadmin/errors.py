@@ -72,8 +72,14 @@ class PermissionDenied(DomainError):
 # The 409 codes of the booking contract, spelled once.
 ROOM_AT_CAPACITY = "room_at_capacity"
 OUTSIDE_OPENING_HOURS = "outside_opening_hours"
-ROOM_CLOSED = "room_closed"
+ROOM_CLOSED = "room_closed"  # a room closure (maintenance), or a room out of service
 ROOM_KIND_MISMATCH = "room_kind_mismatch"
+ROOM_NOT_AT_LOCATION = "room_not_at_location"
+LOCATION_CLOSED = "location_closed"  # a location closure (holiday), or a site out of service
+STAFF_DOUBLE_BOOKED = "staff_double_booked"
+PATIENT_DOUBLE_BOOKED = "patient_double_booked"
+NOT_STARTED = "not_started"
+REFERRAL_LOCATION_MISMATCH = "referral_location_mismatch"
 STAFF_NOT_ELIGIBLE = "staff_not_eligible"
 SITE_NOT_LICENSED = "site_not_licensed"
 REFERRAL_NOT_APPROVED = "referral_not_approved"

@@ -9,7 +9,7 @@ from opsadmin.auth.models import (
     User,
     user_region,
 )
-from opsadmin.bookings.models import Appointment
+from opsadmin.bookings.models import Appointment, AppointmentRisk
 from opsadmin.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from opsadmin.locations.models import (
     Location,
@@ -17,6 +17,7 @@ from opsadmin.locations.models import (
     OpeningHours,
     Region,
     SiteRegistration,
+    SiteRule,
 )
 from opsadmin.master_cache import CacheVersion
 from opsadmin.referrals.models import Referral, ReferralEvent, Screening
@@ -27,6 +28,7 @@ from opsadmin.staff.models import Credential, CredentialRule, StaffMember, staff
 __all__ = [
     "ApiKey",
     "Appointment",
+    "AppointmentRisk",
     "AuditEvent",
     "CacheVersion",
     "ConsoleSession",
@@ -47,6 +49,7 @@ __all__ = [
     "RoomClosure",
     "Screening",
     "SiteRegistration",
+    "SiteRule",
     "StaffMember",
     "User",
     "WebhookAttempt",

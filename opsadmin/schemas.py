@@ -133,3 +133,14 @@ class SelectPage(flask_smorest.Page):
     def item_count(self) -> int:
         counted = self.collection.order_by(None).subquery()
         return db.session.scalar(sa.select(sa.func.count()).select_from(counted)) or 0
+
+
+def bookings_at_risk_field() -> ma.fields.Integer:
+    """``bookings_at_risk`` in the answer of a write that can put bookings at risk."""
+    return ma.fields.Integer(
+        dump_only=True,
+        metadata={
+            "description": "In the answer of this write only: how many future bookings it "
+            "touched are at risk now (see GET /api/v1/appointments?at_risk=true)."
+        },
+    )

@@ -64,6 +64,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with app.app_context():
         Base.metadata.drop_all(db.engine)
         Base.metadata.create_all(db.engine)
+        _seed_reference_data()
     yield url
 
 
@@ -73,6 +74,18 @@ def _empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+    _seed_reference_data()
+
+
+def _seed_reference_data() -> None:
+    """What the migration seeds and every database has: the site rules by state."""
+    from opsadmin.locations.licensing import default_site_rules
+    from opsadmin.locations.models import SiteRule
+    from opsadmin.validation import US_STATES
+
+    rows = [{"state": s, "registration_kind": k} for s, k in default_site_rules(US_STATES)]
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(SiteRule), rows)
 
 
 # Building the app (≈170 URL rules compiled by werkzeug) costs ~0.3 s; tests with the same

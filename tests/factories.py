@@ -14,6 +14,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 from opsadmin import models as m
 from opsadmin.auth.passwords import hash_password
 from opsadmin.extensions import db
+from opsadmin.locations.licensing import CSR_STATES
 
 TODAY = dt.date.today()
 PASSWORD = "correct horse battery staple"
@@ -82,6 +83,22 @@ class LocationFactory(Base):
             m.SiteRegistration(
                 kind="dea_registration",
                 number=f"F{obj.code}{obj.state}0001",
+                state=obj.state,
+                expires_on=expires,
+            )
+        )
+
+    @factory.post_generation
+    def csr(obj, create, extracted, **kwargs):
+        """The state CSR of a state that requires one (Indiana, Illinois); csr=False for none,
+        csr=date for one expiring then."""
+        if extracted is False or obj.state not in CSR_STATES:
+            return
+        expires = extracted if isinstance(extracted, dt.date) else TODAY + dt.timedelta(days=700)
+        obj.registrations.append(
+            m.SiteRegistration(
+                kind="state_csr",
+                number=f"C{obj.code}{obj.state}0001",
                 state=obj.state,
                 expires_on=expires,
             )

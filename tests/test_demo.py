@@ -21,9 +21,10 @@ from opsadmin import demo
 from opsadmin import models as m
 from opsadmin.app import create_app
 from opsadmin.audit.service import acting_as
-from opsadmin.bookings.service import max_overlap, site_licensed
+from opsadmin.bookings.service import max_overlap
 from opsadmin.db import Base, utcnow
 from opsadmin.extensions import db
+from opsadmin.locations.licensing import missing_registrations
 from opsadmin.locations.service import is_open_between, local_date, open_intervals
 from opsadmin.referrals.service import TRANSITIONS
 from opsadmin.reports import service as reports_service
@@ -156,7 +157,7 @@ def test_each_site_has_a_dea_registration_and_one_state_csr_expires_soon(session
     registrations = list(session.scalars(sa.select(m.SiteRegistration)))
     today = NOW.date()
     for location in session.scalars(sa.select(m.Location)):
-        assert site_licensed(location, today)
+        assert missing_registrations(session, location, today) == []
     assert any(
         r.kind == "state_csr" and 0 <= (r.expires_on - today).days <= 60 for r in registrations
     )
@@ -226,10 +227,15 @@ def test_no_room_is_ever_over_capacity(session):
         assert max_overlap(intervals, start, end) <= room.capacity, room
 
 
+def _not_at_risk() -> list[m.Appointment]:
+    """The appointments every rule still accepts (the demo puts a few at risk on purpose)."""
+    return [a for a in _appointments() if not a.at_risk]
+
+
 def test_every_appointment_suits_its_room_and_lies_inside_opening_hours(session):
     closures = list(session.scalars(sa.select(m.RoomClosure)))
     assert any(c.ends_at < NOW for c in closures) and any(c.starts_at > NOW for c in closures)
-    for a in _appointments():
+    for a in _not_at_risk():
         assert not any(
             c.room_id == a.room_id and c.starts_at < a.ends_at and a.starts_at < c.ends_at
             for c in closures
@@ -254,14 +260,22 @@ def test_every_clinician_is_eligible_and_every_infusion_site_licensed(session):
         }
     )
     answers: dict[tuple, dict] = {}
-    for a in _appointments():
+    for a in _not_at_risk():
         day = local_date(a.location, a.starts_at)
         key = (a.location_id, bisect.bisect_right(changes, day), a.kind)
         if key not in answers:
             answers[key] = eligibility_many(session, staff_ids, a.location_id, day, a.kind)
         assert answers[key][a.staff_id].eligible, (a, answers[key][a.staff_id].missing)
         if a.kind == "infusion":
-            assert site_licensed(a.location, day)
+            assert missing_registrations(session, a.location, day) == []
+
+
+def test_a_few_bookings_are_at_risk_out_of_the_box(session, client, auth):
+    at_risk = [a for a in _appointments() if a.at_risk]
+    reasons = {reason for a in at_risk for reason in a.at_risk}
+    assert {"location_closed", "staff_not_eligible"} <= reasons
+    assert 0 < len(at_risk) < 60, Counter(tuple(a.at_risk) for a in at_risk)
+    assert {a.location.code for a in at_risk if "location_closed" in a.at_risk} == {"GRN"}
 
 
 def test_past_appointments_are_final_and_future_ones_booked(session):

@@ -1,7 +1,7 @@
 """cache_version: the token cached master data were loaded under (bumped by every write to them).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -37,6 +37,7 @@ SKIPPED = {
 }
 # Tables whose rows are bookkeeping of the audit or of sessions themselves, not business writes.
 UNAUDITED = {
+    "appointment_risk",  # derived: the bookings-at-risk judge's verdicts, redone on every write
     "audit_event",
     "console_session",
     "event",

@@ -1,4 +1,4 @@
-"""Console views of the bookings feature: appointments, read-only.
+"""Console views of the bookings feature: appointments, read-only, and the bookings at risk.
 
 The booking system owns appointments (it pushes them through the API, where every booking rule is
 checked), so the console lists and shows them but never creates, edits or deletes one. Rows are
@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import url_for
-from flask_admin import BaseView
+from flask import request, url_for
+from flask_admin import BaseView, expose
 from markupsafe import Markup
 
-from opsadmin.bookings.models import Appointment
-from opsadmin.console import SecureModelView, board_link
+from opsadmin.bookings import risk
+from opsadmin.bookings.models import RISK_REASONS, Appointment
+from opsadmin.console import SecureModelView, SecureView, board_link, user_region_ids
 from opsadmin.extensions import db
 from opsadmin.locations.models import Location
 from opsadmin.locations.service import local_date, zone
@@ -102,6 +103,53 @@ class AppointmentView(SecureModelView):
         return query.filter(Appointment.location_id.in_(in_regions))
 
 
+class AtRiskView(SecureView):
+    """Future bookings that today's rules would refuse, with why, filtered by site and reason,
+    each linked to its site's day board."""
+
+    @expose("/")
+    def index(self):
+        location = (request.args.get("location") or "").strip() or None
+        reason = request.args.get("reason") if request.args.get("reason") in RISK_REASONS else None
+        bookings = risk.at_risk_list(
+            db.session, region_ids=user_region_ids(), location=location, reason=reason
+        )
+        sites = db.session.scalars(
+            sa.select(Location.code).order_by(Location.code).where(_scope(Location))
+        ).all()
+        return self.render(
+            "bookings/at_risk.html",
+            rows=[_row(a) for a in bookings],
+            sites=sites,
+            reasons=RISK_REASONS,
+            location=location or "",
+            reason=reason or "",
+        )
+
+
+def _scope(model: Any) -> Any:
+    region_ids = user_region_ids()
+    return sa.true() if region_ids is None else model.region_id.in_(region_ids or {-1})
+
+
+def _row(appointment: Appointment) -> dict[str, Any]:
+    tz = zone(appointment.location.timezone)
+    starts = appointment.starts_at.astimezone(tz)
+    day = starts.date().isoformat()
+    return {
+        "external_id": appointment.external_id,
+        "details": url_for("appointments.details_view", id=appointment.id),
+        "location": appointment.location.code,
+        "site_time": site_time(None, None, appointment, "site_time"),
+        "room": appointment.room.name,
+        "clinician": appointment.staff.name,
+        "kind": appointment.kind,
+        "status": appointment.status,
+        "reasons": appointment.at_risk,
+        "board": f"{url_for('admin.index')}board/?location={appointment.location.code}&date={day}",
+    }
+
+
 def admin_views() -> list[BaseView]:
     """The views the console shows for this feature, in menu order."""
     return [
@@ -112,5 +160,8 @@ def admin_views() -> list[BaseView]:
             category="Bookings",
             endpoint="appointments",
             url="appointments",
-        )
+        ),
+        AtRiskView(
+            name="Bookings at risk", category="Bookings", endpoint="admin_at_risk", url="at-risk"
+        ),
     ]

@@ -53,8 +53,10 @@ blp = Blueprint(
 blueprints: list[Blueprint] = [blp]
 
 RULE_CONFLICTS = (
-    "room_at_capacity, outside_opening_hours, room_closed, room_kind_mismatch, "
-    "staff_not_eligible, site_not_licensed, referral_not_approved, invalid_transition, duplicate"
+    "room_at_capacity, outside_opening_hours, location_closed, room_closed, room_kind_mismatch, "
+    "room_not_at_location, staff_not_eligible, site_not_licensed, staff_double_booked, "
+    "patient_double_booked, not_started, referral_location_mismatch, referral_not_approved, "
+    "invalid_transition, duplicate"
 )
 
 
@@ -131,7 +133,11 @@ class AppointmentItem(MethodView):
     @blp.arguments(AppointmentStatusChangeSchema)
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
-    @blp.alt_response(409, description="invalid_transition: the status may not move so.")
+    @blp.alt_response(
+        409,
+        description="invalid_transition: the status may not move so; not_started: completed "
+        "or no_show before the appointment starts.",
+    )
     @blp.alt_response(412, description=PRECONDITION)
     def patch(self, body: dict[str, Any], external_id: str) -> tuple[Appointment, int, dict]:
         """Move the appointment's status (booked/checked_in → checked_in, completed, no_show,
@@ -175,8 +181,11 @@ class AppointmentList(MethodView):
     @audited_read("Appointment")
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
-        """Appointments by start time; ``from``/``to`` keep those overlapping [from, to)."""
-        return service.appointments_query(**args).options(selectinload(Appointment.location))
+        """Appointments by start time; ``from``/``to`` keep those overlapping [from, to);
+        ``at_risk=true`` only the future bookings at risk."""
+        return service.appointments_query(**args).options(
+            selectinload(Appointment.location), selectinload(Appointment.risks)
+        )
 
 
 WINDOW_DOC = (

@@ -29,10 +29,10 @@ from opsadmin.bookings.service import (
     ROOM_KIND_FOR,
     is_printable_id,
     overlapping,
-    site_licensed,
 )
 from opsadmin.errors import InvalidInput, NotFound
 from opsadmin.locations import service as locations
+from opsadmin.locations.licensing import Licensing, load_licensing
 from opsadmin.locations.models import Location
 from opsadmin.rooms.models import Room, RoomClosure
 from opsadmin.staff.eligibility import StaffFacts, eligible_staff_by_day
@@ -77,7 +77,7 @@ class RoomFacts:
 class Site:
     """A location's master data as plain values, cached per worker (see :mod:`opsadmin.master_cache`).
 
-    It answers to what ``locations.open_intervals`` and ``site_licensed`` read of a Location.
+    It answers to what ``locations.open_intervals`` and the licensing rules read of a Location.
     """
 
     id: int
@@ -88,7 +88,15 @@ class Site:
     opening_hours: tuple[Hours, ...]
     closures: tuple[Holiday, ...]
     registrations: tuple[Registration, ...]
+    required_registrations: tuple[str, ...]  # the site rules of its state (infusions)
     rooms: tuple[RoomFacts, ...]  # active rooms, by id
+
+    def licensing(self) -> Licensing:
+        """The site's licensing (its state's site rules, its registrations), from these values."""
+        return Licensing(
+            {self.state: list(self.required_registrations)},
+            {self.id: list(self.registrations)},  # type: ignore[dict-item]
+        )
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ def _bookable_intervals(site: Site, day: dt.date, kind: str) -> list[Interval]:
     """The day's opening intervals, or none when the site takes no such booking that day."""
     if not site.active:
         return []
-    if kind == "infusion" and not site_licensed(site, day):  # type: ignore[arg-type]
+    if kind == "infusion" and site.licensing().missing(site, day):  # type: ignore[arg-type]
         return []
     return locations.open_intervals(site, day)  # type: ignore[arg-type]
 
@@ -221,6 +229,7 @@ def _load_site(session: Session, code: str) -> Site:
     )
     if location is None:
         raise NotFound(f"No location {code!r}.")
+    licensing = load_licensing(session, [location])  # the site rules of its state
     rooms = session.scalars(
         sa.select(Room)
         .where(Room.location_id == location.id, Room.active.is_(True))
@@ -237,6 +246,7 @@ def _load_site(session: Session, code: str) -> Site:
         registrations=tuple(
             Registration(r.kind, r.state, r.issued_on, r.expires_on) for r in location.registrations
         ),
+        required_registrations=tuple(licensing.rules.get(location.state, ())),
         rooms=tuple(RoomFacts(r.id, r.kind, r.capacity) for r in rooms),
     )
 

@@ -12,7 +12,7 @@ import marshmallow as ma
 
 from opsadmin.bookings.availability import MAX_DAYS, MAX_DURATION_MINUTES
 from opsadmin.bookings.courses import DEFAULT_SESSION_MINUTES, MAX_COURSE_SESSIONS
-from opsadmin.bookings.models import APPOINTMENT_STATUSES
+from opsadmin.bookings.models import APPOINTMENT_STATUSES, RISK_REASONS
 from opsadmin.referrals.models import INDICATIONS
 from opsadmin.schemas import AwareDateTime, Schema
 from opsadmin.staff.models import APPOINTMENT_KINDS, STAFF_ROLES
@@ -73,6 +73,14 @@ class AppointmentSchema(Schema):
     starts_at = AwareDateTime()
     ends_at = AwareDateTime()
     status = ma.fields.String(validate=STATUS)
+    at_risk = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(RISK_REASONS)),
+        metadata={
+            "description": "Why this future booking would be refused today, in this order: "
+            + ", ".join(RISK_REASONS)
+            + ". Empty when fine."
+        },
+    )
     created_at = AwareDateTime()
     updated_at = AwareDateTime()
 
@@ -91,6 +99,9 @@ class AppointmentQuerySchema(ma.Schema):
         data_key="to", metadata={"description": "Appointments starting before this instant."}
     )
     status = ma.fields.String(validate=STATUS)
+    at_risk = ma.fields.Boolean(
+        metadata={"description": "true: only the future bookings at risk; false: the others."}
+    )
 
 
 class AvailabilityQuerySchema(Schema):

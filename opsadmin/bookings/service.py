@@ -1,9 +1,16 @@
-"""The booking rules (DESIGN §4): create, reschedule and move appointments pushed by the booking system.
+"""The booking rules (DESIGN §4, §11.1): create, reschedule and move the booking system's appointments.
 
 Every rule is checked inside one transaction that starts by locking the room row, so concurrent
 bookings of the last chair serialise: PostgreSQL takes ``SELECT … FOR UPDATE`` on the room; SQLite
 opens the transaction with ``BEGIN IMMEDIATE`` (the database's write lock), which is why the caller
-must hand over a session with no transaction open (commit or roll back first).
+must hand over a session with no transaction open (commit or roll back first). The cross-site
+rules lock what makes them race-safe on PostgreSQL, always in the order room → clinician →
+patient: the clinician's row (``staff_double_booked``) and an advisory lock on the patient
+reference (``patient_double_booked``).
+
+Entry points: :func:`book_appointment` (one booking, its own transaction) and, for callers that
+book several appointments in one transaction, :func:`begin_booking` once then
+:func:`book_in_transaction` for each (every rule, every lock, the same answers).
 """
 
 from __future__ import annotations
@@ -15,23 +22,36 @@ from dataclasses import dataclass, fields
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from opsadmin.bookings.models import APPOINTMENT_STATUSES, FINAL_STATUSES, Appointment
-from opsadmin.db import begin_immediate
+from opsadmin.bookings.models import (
+    ACTIVE_STATUSES,
+    APPOINTMENT_STATUSES,
+    FINAL_STATUSES,
+    Appointment,
+    AppointmentRisk,
+)
+from opsadmin.db import begin_immediate, utcnow
 from opsadmin.errors import (
     DUPLICATE,
     INVALID_TRANSITION,
+    LOCATION_CLOSED,
+    NOT_STARTED,
     OUTSIDE_OPENING_HOURS,
+    PATIENT_DOUBLE_BOOKED,
     ROOM_AT_CAPACITY,
     ROOM_CLOSED,
     ROOM_KIND_MISMATCH,
+    ROOM_NOT_AT_LOCATION,
     SITE_NOT_LICENSED,
+    STAFF_DOUBLE_BOOKED,
     STAFF_NOT_ELIGIBLE,
     Conflict,
     InvalidInput,
     NotFound,
 )
 from opsadmin.locations import service as locations
+from opsadmin.locations.licensing import missing_registrations
 from opsadmin.locations.models import Location
 from opsadmin.referrals import service as referrals
 from opsadmin.referrals.models import INDICATIONS, Referral
@@ -47,6 +67,13 @@ ROOM_KIND_FOR = {"infusion": "infusion", "consult": "consult", "follow_up": "con
 LONGEST_APPOINTMENT = dt.timedelta(hours=25)
 # Where a booked or checked-in appointment may move; the final statuses go nowhere.
 NEXT_STATUSES = ("checked_in", "completed", "no_show", "cancelled")
+# Statuses that say the appointment has happened: refused while it is still in the future.
+HAPPENED_STATUSES = ("completed", "no_show")
+# session.info: the appointments this transaction checked against every rule; the
+# bookings-at-risk hook (opsadmin.bookings.risk) does not judge them again.
+RULES_PASSED = "opsadmin_rules_passed"
+# Namespace (first key) of the PostgreSQL advisory lock taken on a patient reference.
+PATIENT_LOCK_SPACE = 1_123_011
 # What a change of which re-runs every booking rule (a status change alone does not).
 SCHEDULE_FIELDS = (
     "location_id",
@@ -88,6 +115,22 @@ def book_appointment(
     The room row is locked first so that concurrent bookings of the last chair serialise. A
     request identical to the stored appointment changes nothing (no flush, no audit event).
     """
+    begin_booking(session)
+    return book_in_transaction(session, booking, precondition=precondition)
+
+
+def begin_booking(session: Session) -> None:
+    """Open the booking transaction as a writer (SQLite: BEGIN IMMEDIATE; PostgreSQL: no-op,
+    the row and advisory locks are taken per booking). The session must have none open."""
+    begin_immediate(session)
+
+
+def book_in_transaction(
+    session: Session, booking: BookingRequest, *, precondition: Precondition | None = None
+) -> tuple[Appointment, bool]:
+    """:func:`book_appointment` inside a transaction :func:`begin_booking` opened: the room is
+    locked, then every rule checked; an appointment flushed earlier in the same transaction
+    counts (several sessions of one course)."""
     check_values(booking)
     room = lock_room(session, booking.room_id)
     values = _resolve(session, booking)
@@ -96,6 +139,7 @@ def book_appointment(
         precondition(existing)  # under the row lock: nobody changes it between check and write
     if existing is not None:
         return _change(session, room, booking, values, existing), False
+    check_started(booking.status, values["starts_at"])
     check_rules(session, room, booking, values)
     return _create(session, values), True
 
@@ -107,6 +151,8 @@ def _change(
     if not changes:
         return existing
     check_transition(existing.status, values["status"])
+    if "status" in changes:
+        check_started(values["status"], values["starts_at"])
     if set(changes).intersection(SCHEDULE_FIELDS):
         if existing.status in FINAL_STATUSES:
             raise Conflict(
@@ -114,6 +160,7 @@ def _change(
             )
         # A reschedule re-checks every rule; the appointment does not count against itself.
         check_rules(session, room, booking, values, exclude_id=existing.id)
+        rules_passed(session, existing)
     # Otherwise only the status or descriptive fields change: the slot was checked when booked.
     return _update(session, existing, changes)
 
@@ -137,6 +184,7 @@ def change_status(
     previous = appointment.status
     check_transition(previous, status)
     if status != previous:
+        check_started(status, appointment.starts_at)
         appointment.status = status
         session.flush()
         _tell_referral(session, appointment, previous, appointment.kind)
@@ -157,9 +205,19 @@ def appointments_query(
     starts_from: dt.datetime | None = None,
     starts_before: dt.datetime | None = None,
     status: str | None = None,
+    at_risk: bool | None = None,
 ) -> sa.Select:
-    """The appointments matching the filters, oldest first (a statement: the caller paginates)."""
+    """The appointments matching the filters, oldest first (a statement: the caller paginates).
+
+    ``at_risk=True`` keeps the future booked or checked-in ones with a stored risk reason,
+    ``at_risk=False`` the others."""
     query = sa.select(Appointment).order_by(Appointment.starts_at, Appointment.id)
+    if at_risk is not None:
+        flagged = Appointment.id.in_(sa.select(AppointmentRisk.appointment_id))
+        risky = sa.and_(
+            flagged, Appointment.status.in_(ACTIVE_STATUSES), Appointment.starts_at >= utcnow()
+        )
+        query = query.where(risky if at_risk else sa.not_(risky))
     if location is not None:
         query = query.join(Appointment.location).where(Location.code == location)
     if starts_from is not None:
@@ -186,6 +244,10 @@ def check_values(booking: BookingRequest) -> None:
     for name, longest in (("external_id", 100), ("patient_ref", 64), ("location", 16)):
         if not is_printable_id(getattr(booking, name), longest):
             errors[name] = [f"1 to {longest} printable characters."]
+    if "patient_ref" not in errors and (
+        problem := referrals.patient_ref_problem(booking.patient_ref)
+    ):
+        errors["patient_ref"] = [problem]
     for name, allowed in (
         ("kind", APPOINTMENT_KINDS),
         ("indication", INDICATIONS),
@@ -214,6 +276,15 @@ def is_printable_id(value: str, longest: int) -> bool:
     return 0 < len(value) <= longest and value.isprintable()
 
 
+def check_started(status: str, starts_at: dt.datetime) -> None:
+    """``not_started``: an appointment cannot have been completed or missed before it starts."""
+    if status in HAPPENED_STATUSES and starts_at > utcnow():
+        raise Conflict(
+            f"The appointment starts at {starts_at:%Y-%m-%d %H:%M} UTC: it cannot be {status} yet.",
+            code=NOT_STARTED,
+        )
+
+
 def check_transition(current: str, new: str) -> None:
     if current == new:
         return
@@ -230,23 +301,34 @@ def check_rules(
     values: dict,
     exclude_id: int | None = None,
 ) -> None:
-    """Every rule of DESIGN §4 for putting ``booking`` in ``room`` (the room already locked)."""
+    """Every rule of DESIGN §4 and §11.1 for putting ``booking`` in ``room`` (the room locked).
+
+    The order is the order of the answers: where the room is, whether it is open, whether a
+    chair is free, who takes it, the site's licence, the clinician's and the patient's other
+    appointments, the referral."""
     location = values["location"]
+    starts_at, ends_at = values["starts_at"], values["ends_at"]
     check_room_suits(room, location, booking.kind)
-    check_not_closed(session, room, booking.starts_at, booking.ends_at)
-    check_open(location, booking.starts_at, booking.ends_at)
-    if booking.status != "cancelled":
-        check_capacity(session, room, booking.starts_at, booking.ends_at, exclude_id)
-    check_eligible(session, booking.staff_id, location, booking.starts_at, booking.kind)
+    check_not_closed(session, room, starts_at, ends_at)
+    check_open(location, starts_at, ends_at)
+    active = booking.status != "cancelled"
+    if active:
+        check_capacity(session, room, starts_at, ends_at, exclude_id)
+    check_eligible(session, booking.staff_id, location, starts_at, booking.kind)
     if booking.kind == "infusion":
-        check_site_licensed(location, locations.local_date(location, booking.starts_at))
+        check_site_licensed(session, location, locations.local_date(location, starts_at))
+    if active:
+        lock_people(session, booking.staff_id, booking.patient_ref)
+        check_staff_free(session, booking.staff_id, location, starts_at, ends_at, exclude_id)
+        check_patient_free(session, booking.patient_ref, starts_at, ends_at, exclude_id)
     if values["referral"] is not None:
+        referrals.check_referral_location(values["referral"], booking.kind, location.id)
         referrals.check_referral_allows(session, values["referral"], booking.kind)
 
 
 def check_room_suits(room: Room, location: Location, kind: str) -> None:
     if room.location_id != location.id:
-        raise Conflict(f"Room {room.id} is not at {location.code}.", code=ROOM_KIND_MISMATCH)
+        raise Conflict(f"Room {room.id} is not at {location.code}.", code=ROOM_NOT_AT_LOCATION)
     if room.kind != ROOM_KIND_FOR[kind]:
         raise Conflict(
             f"A {kind} needs a {ROOM_KIND_FOR[kind]} room; room {room.id} is a {room.kind} room.",
@@ -257,14 +339,15 @@ def check_room_suits(room: Room, location: Location, kind: str) -> None:
 def check_not_closed(
     session: Session, room: Room, starts_at: dt.datetime, ends_at: dt.datetime
 ) -> None:
+    """``location_closed`` for a site out of service or a holiday on any day of the slot;
+    ``room_closed`` for a room out of service or under maintenance then."""
     location = room.location
-    if not (room.active and location.active):
+    if not location.active:
+        raise Conflict(f"{location.code} is not in service.", code=LOCATION_CLOSED)
+    if location_closed_between(location, starts_at, ends_at):
+        raise Conflict(f"{location.code} is closed that day.", code=LOCATION_CLOSED)
+    if not room.active:
         raise Conflict(f"Room {room.id} is not in service.", code=ROOM_CLOSED)
-    first = locations.local_date(location, starts_at)
-    last = locations.local_date(location, ends_at - dt.timedelta(microseconds=1))
-    days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
-    if any(locations.is_closed_on(location, day) for day in days):
-        raise Conflict(f"{location.code} is closed that day.", code=ROOM_CLOSED)
     closure = session.scalar(
         sa.select(RoomClosure.id).where(
             RoomClosure.room_id == room.id,
@@ -274,6 +357,16 @@ def check_not_closed(
     )
     if closure is not None:
         raise Conflict(f"Room {room.id} is closed for maintenance then.", code=ROOM_CLOSED)
+
+
+def location_closed_between(
+    location: Location, starts_at: dt.datetime, ends_at: dt.datetime
+) -> bool:
+    """True when a holiday closure of the location covers any local day of [starts_at, ends_at)."""
+    first = locations.local_date(location, starts_at)
+    last = locations.local_date(location, ends_at - dt.timedelta(microseconds=1))
+    days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    return any(locations.is_closed_on(location, day) for day in days)
 
 
 def check_open(location: Location, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
@@ -329,22 +422,85 @@ def check_eligible(
         )
 
 
-def site_licensed(location: Location, day: dt.date) -> bool:
-    """True when the site holds a DEA registration for its state valid on its local ``day``."""
-    return any(
-        r.kind == "dea_registration"
-        and r.state == location.state
-        and (r.issued_on is None or r.issued_on <= day)
-        and day <= r.expires_on
-        for r in location.registrations
+def check_site_licensed(session: Session, location: Location, day: dt.date) -> None:
+    """``site_not_licensed``: the site lacks a registration its state requires (SiteRule)."""
+    missing = missing_registrations(session, location, day)
+    if missing:
+        raise Conflict(
+            f"{location.code} has no valid {' or '.join(missing)} on {day}: it cannot take "
+            "infusions.",
+            code=SITE_NOT_LICENSED,
+            errors={"missing": missing},
+        )
+
+
+def lock_people(session: Session, staff_id: int, patient_ref: str) -> None:
+    """Serialise bookings of one clinician and of one patient (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already serialises every booking): the clinician's row, then an advisory lock
+    on the patient reference, both held to the end of the transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        sa.select(StaffMember.id)
+        .where(StaffMember.id == staff_id)
+        # NO KEY UPDATE: other sites' appointments referencing the row (KEY SHARE) still insert.
+        .with_for_update(key_share=True)
+    )
+    session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(PATIENT_LOCK_SPACE, sa.func.hashtext(patient_ref)))
     )
 
 
-def check_site_licensed(location: Location, day: dt.date) -> None:
-    if not site_licensed(location, day):
+def _others_overlapping(
+    starts_at: dt.datetime, ends_at: dt.datetime, exclude_id: int | None
+) -> sa.Select:
+    query = sa.select(Appointment.external_id).where(
+        Appointment.status != "cancelled", *overlapping(starts_at, ends_at)
+    )
+    if exclude_id is not None:
+        query = query.where(Appointment.id != exclude_id)
+    return query.limit(1)
+
+
+def check_staff_free(
+    session: Session,
+    staff_id: int,
+    location: Location,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    exclude_id: int | None = None,
+) -> None:
+    """``staff_double_booked``: the clinician has an overlapping appointment at another site
+    (at the same site one clinician supervises several chairs)."""
+    clash = session.scalar(
+        _others_overlapping(starts_at, ends_at, exclude_id).where(
+            Appointment.staff_id == staff_id, Appointment.location_id != location.id
+        )
+    )
+    if clash is not None:
         raise Conflict(
-            f"{location.code} has no valid DEA registration on {day}: it cannot take infusions.",
-            code=SITE_NOT_LICENSED,
+            f"Staff member {staff_id} has appointment {clash!r} at another location then.",
+            code=STAFF_DOUBLE_BOOKED,
+        )
+
+
+def check_patient_free(
+    session: Session,
+    patient_ref: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    exclude_id: int | None = None,
+) -> None:
+    """``patient_double_booked``: the patient has an overlapping appointment anywhere."""
+    clash = session.scalar(
+        _others_overlapping(starts_at, ends_at, exclude_id).where(
+            Appointment.patient_ref == patient_ref
+        )
+    )
+    if clash is not None:
+        raise Conflict(
+            f"The patient has appointment {clash!r} overlapping this one.",
+            code=PATIENT_DOUBLE_BOOKED,
         )
 
 
@@ -370,8 +526,7 @@ def max_overlap(
 
 
 def lock_room(session: Session, room_id: int) -> Room:
-    """Take the room's lock: BEGIN IMMEDIATE on SQLite (must open the transaction), else FOR UPDATE."""
-    begin_immediate(session)
+    """Take the room's row lock (FOR UPDATE; on SQLite the transaction's write lock is it)."""
     room = session.scalars(
         sa.select(Room)
         .where(Room.id == room_id)
@@ -425,6 +580,7 @@ def _changes(appointment: Appointment, values: dict) -> dict:
 def _create(session: Session, values: dict) -> Appointment:
     columns = {k: v for k, v in values.items() if k not in ("location", "referral")}
     appointment = Appointment(**columns)
+    rules_passed(session, appointment)
     try:
         with session.begin_nested():
             session.add(appointment)
@@ -437,8 +593,15 @@ def _create(session: Session, values: dict) -> Appointment:
             f"Appointment {values['external_id']!r} was created by a concurrent request.",
             code=DUPLICATE,
         ) from error
+    # It passed every rule: not at risk, and no query to find that out when it is presented.
+    set_committed_value(appointment, "risks", [])
     _tell_referral(session, appointment, None, None)
     return appointment
+
+
+def rules_passed(session: Session, appointment: Appointment) -> None:
+    """Note that ``appointment`` has just passed every booking rule (it is not at risk)."""
+    session.info.setdefault(RULES_PASSED, set()).add(appointment)
 
 
 def _update(session: Session, appointment: Appointment, changes: dict) -> Appointment:

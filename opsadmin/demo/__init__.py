@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from opsadmin.audit.service import record
 from opsadmin.bookings.models import Appointment
 from opsadmin.db import utcnow
+from opsadmin.demo.at_risk import add_bookings_at_risk
 from opsadmin.demo.chain import (
     ACTOR,
     MARKER,
@@ -56,6 +57,7 @@ from opsadmin.demo.courses import add_course_stories
 from opsadmin.demo.referrals import build_referrals
 from opsadmin.demo.schedule import Schedule, build_schedule
 from opsadmin.events.demo import seed_webhooks
+from opsadmin.locations.licensing import ensure_default_site_rules
 from opsadmin.staff.service import ensure_default_rules
 
 # -- the entry point ----------------------------------------------------------------------------
@@ -74,6 +76,8 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
     ensure_rooms(session, locations, added)
     staff = ensure_staff(session, locations, today, added)
     added["credential_rules"] += ensure_default_rules(session)
+    if site_rules := ensure_default_site_rules(session):
+        added["site_rules"] += site_rules
     session.flush()
     if not _dated_data_exists(session):
         rng = random.Random(SEED)
@@ -87,6 +91,7 @@ def seed_demo(session: Session, now: dt.datetime | None = None) -> dict[str, int
         _insert_schedule(session, schedule, added)
         added["referrals"] += len(referrals)
         added["webhook_endpoints"] += seed_webhooks(session, now, sorted(locations))
+        added.update(add_bookings_at_risk(session, now))  # a few, to see the feature
     session.flush()
     return dict(added)
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from opsadmin.bookings.service import ROOM_KIND_FOR, site_licensed
+from opsadmin.bookings.service import ROOM_KIND_FOR
 from opsadmin.demo.chain import DAY, FUTURE_DAYS, PAST_DAYS
+from opsadmin.locations.licensing import load_licensing
 from opsadmin.locations.models import (
     Location,
 )
@@ -55,8 +56,47 @@ class Schedule:
     index: dict[tuple[str, str], list[Slot]] = field(default_factory=dict)
     starts: dict[tuple[str, str], list[dt.datetime]] = field(default_factory=dict)
 
+    # Who is where when: a clinician is at one site at a time, a patient in one chair.
+    staff_busy: dict[int, list[tuple[dt.datetime, dt.datetime, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    patient_busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
     def add(self, slot: Slot) -> None:
         self.slots.append(slot)
+        self.staff_busy[slot.staff.id].append((slot.starts_at, slot.ends_at, slot.location.id))
+        self.patient_busy[slot.patient_ref].append((slot.starts_at, slot.ends_at))
+
+    def staff_free(self, staff: StaffMember, location: Location, start, end) -> bool:
+        """Not booked at another site then (staff_double_booked)."""
+        return not any(
+            s < end and e > start and where != location.id
+            for s, e, where in self.staff_busy[staff.id]
+        )
+
+    def working_here(
+        self, staff: list[StaffMember], location: Location, start
+    ) -> list[StaffMember]:
+        """Those of ``staff`` already booked at ``location`` that day: one clinician supervises
+        several chairs, and staying put leaves the others free for the other sites."""
+        return [
+            c
+            for c in staff
+            if any(
+                where == location.id and s.date() == start.date()
+                for s, _, where in self.staff_busy[c.id]
+            )
+        ]
+
+    def free_patient(self, patients: list[str], first: str, start, end) -> str | None:
+        """``first``, or the next patient after it with no appointment then (patient_double_booked)."""
+        at = patients.index(first)
+        for ref in patients[at:] + patients[:at]:
+            if not any(s < end and e > start for s, e in self.patient_busy[ref]):
+                return ref
+        return None
 
     def build_index(self) -> None:
         groups: dict[tuple[str, str], list[Slot]] = defaultdict(list)
@@ -101,6 +141,8 @@ class Eligibility:
                 changes |= {credential.issued_on, credential.expires_on + DAY}
         self.changes = sorted(changes)
         self.cache: dict[tuple[int, int, str], list[StaffMember]] = {}
+        sites = {loc for member in self.staff.values() for loc in member.locations}
+        self.licensing = load_licensing(session, sites)
 
     def clinicians(self, location: Location, day: dt.date, kind: str) -> list[StaffMember]:
         key = (location.id, bisect.bisect_right(self.changes, day), kind)
@@ -148,7 +190,7 @@ def _fill_room_day(
     rng: random.Random,
 ) -> None:
     location = room.location
-    if room.kind == "infusion" and not site_licensed(location, day):
+    if room.kind == "infusion" and eligibility.licensing.missing(location, day):
         return
     if room.kind == "consult":
         target = target * 0.6  # consult rooms are quieter than the chairs
@@ -164,14 +206,22 @@ def _fill_room_day(
                 ends = cursor + dt.timedelta(minutes=minutes)
                 if ends > closes:
                     break
-                clinicians = eligibility.clinicians(location, day, kind)
+                clinicians = [
+                    c
+                    for c in eligibility.clinicians(location, day, kind)
+                    if schedule.staff_free(c, location, cursor, ends)
+                ]
                 if _room_closed(room, cursor, ends):
                     clinicians = []
                 if clinicians and rng.random() < _booking_probability(target, minutes):
+                    staff = rng.choice(
+                        schedule.working_here(clinicians, location, cursor) or clinicians
+                    )
+                    patient = schedule.free_patient(patients, rng.choice(patients), cursor, ends)
                     schedule.add(
                         Slot(
                             location, room, kind, indication, cursor, ends,
-                            staff=rng.choice(clinicians), patient_ref=rng.choice(patients),
+                            staff=staff, patient_ref=patient or "",
                         )
                     )  # fmt: skip
                     cursor = ends

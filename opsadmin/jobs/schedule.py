@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rq import cron
 
+from opsadmin.bookings.jobs import check_bookings_at_risk
 from opsadmin.events.webhooks import sweep_webhooks
 from opsadmin.jobs import DEFAULT, DISPATCH_JOB_TIMEOUT
 from opsadmin.reports.jobs import dispatch_reports, notify_credential_expiry
@@ -19,3 +20,4 @@ cron.register(
     notify_credential_expiry, DEFAULT, cron="30 6 * * *", job_timeout=DISPATCH_JOB_TIMEOUT
 )
 cron.register(sweep_webhooks, DEFAULT, cron="* * * * *", job_timeout=DISPATCH_JOB_TIMEOUT)
+cron.register(check_bookings_at_risk, DEFAULT, cron="45 6 * * *", job_timeout=DISPATCH_JOB_TIMEOUT)

@@ -19,13 +19,16 @@ from opsadmin.config import setting
 from opsadmin.console import SITES, MasterDataView
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.labels import badge, choices
-from opsadmin.locations import service
+from opsadmin.locations import licensing, service
 from opsadmin.locations.models import (
+    SITE_REGISTRATION_KINDS,
     Location,
     LocationClosure,
     Region,
     SiteRegistration,
+    SiteRule,
 )
 from opsadmin.locations.scoping import region_of_location, scoped_locations
 
@@ -68,7 +71,7 @@ class RegionView(MasterDataView):
         return {model.id}
 
 
-class LocationClosureView(MasterDataView):
+class LocationClosureView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (LocationClosure.location,)
     column_list = ("location", "starts_on", "ends_on", "reason")
@@ -115,7 +118,7 @@ def registration_badge(view: Any, context: Any, model: SiteRegistration, name: s
     return badge(service.registration_status(model.expires_on, dt.date.today(), _warning_days()))
 
 
-class SiteRegistrationView(MasterDataView):
+class SiteRegistrationView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (SiteRegistration.location,)
     column_list = ("location", "kind", "number", "state", "issued_on", "expires_on", "status")
@@ -135,6 +138,29 @@ class SiteRegistrationView(MasterDataView):
 
     def regions_of(self, model: SiteRegistration) -> set[int | None]:
         return {region_of_location(model.location)}
+
+
+class SiteRuleView(ImpactConfirmMixin, MasterDataView):
+    """Which registrations a site needs to take infusions, per state: everyone reads them,
+    administrators change them (a change re-judges the state's future infusions)."""
+
+    write_roles = ("admin",)
+    column_list = ("state", "registration_kind")
+    column_filters = ("state", "registration_kind")
+    column_searchable_list = ("state",)
+    column_default_sort = "state"
+    form_columns = ("state", "registration_kind")
+    form_choices = {"registration_kind": choices(SITE_REGISTRATION_KINDS)}
+    column_labels = {"registration_kind": "Registration needed"}
+
+    def scope_query(self, query: Any, region_ids: set[int]) -> Any:
+        return query  # not regional: every console user may read the rules
+
+    def validate_model(self, model: SiteRule) -> None:
+        licensing.validate_site_rule(db.session, model)
+
+    def regions_of(self, model: SiteRule) -> set[int | None]:
+        return set()
 
 
 def admin_views() -> list[BaseView]:
@@ -164,5 +190,13 @@ def closure_and_registration_views() -> list[BaseView]:
             category=SITES,
             endpoint="admin_site_registrations",
             url="site_registrations",
+        ),
+        SiteRuleView(
+            SiteRule,
+            db,
+            name="Site rules",
+            category=SITES,
+            endpoint="admin_site_rules",
+            url="site_rules",
         ),
     ]

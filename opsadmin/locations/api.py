@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.extensions import db
+from opsadmin.impact import with_bookings_at_risk
 from opsadmin.locations import service
 from opsadmin.locations.models import Location, Region
 from opsadmin.locations.schemas import (
@@ -117,7 +118,7 @@ class LocationView(MethodView):
         """Change the given fields; ``opening_hours`` replaces the whole week."""
         location = service.update_location(db.session, load_location(code), **location_values(data))
         db.session.commit()
-        return load_location(location.code)
+        return with_bookings_at_risk(load_location(location.code))
 
 
 @locations.route("/<code>/closures")
@@ -129,7 +130,7 @@ class LocationClosures(MethodView):
         """Close the location on local dates starts_on…ends_on inclusive (a holiday)."""
         closure = service.add_location_closure(db.session, load_location(code), **data)
         db.session.commit()
-        return created(closure, url_for("locations.Location", code=code))
+        return created(with_bookings_at_risk(closure), url_for("locations.Location", code=code))
 
 
 @locations.route("/<code>/registrations")
@@ -141,4 +142,5 @@ class LocationRegistrations(MethodView):
         """Record a site DEA registration or state CSR."""
         registration = service.add_site_registration(db.session, load_location(code), **data)
         db.session.commit()
+        registration = with_bookings_at_risk(registration)
         return created(registration, url_for("locations.Location", code=code))

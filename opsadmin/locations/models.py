@@ -128,3 +128,20 @@ class SiteRegistration(TimestampMixin, Base):
 
     def __str__(self) -> str:
         return f"{label(self.kind)} {self.number} ({self.state}, expires {self.expires_on})"
+
+
+class SiteRule(Base):
+    """A registration a site in ``state`` needs to take infusions (data, edited in the console).
+
+    Seeded with a DEA registration for every state and a state CSR for Indiana and Illinois.
+    """
+
+    __tablename__ = "site_rule"
+    __table_args__ = (sa.UniqueConstraint("state", "registration_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(2))
+    registration_kind: Mapped[str] = enum_column(SITE_REGISTRATION_KINDS, "site_rule_kind")
+
+    def __str__(self) -> str:
+        return f"{self.state} needs {self.registration_kind}"

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from opsadmin.locations.models import SITE_REGISTRATION_KINDS, Location
-from opsadmin.schemas import MaskedNumber, Schema
+from opsadmin.schemas import MaskedNumber, Schema, bookings_at_risk_field
 
 CODE = ma.validate.Length(min=1, max=16)
 
@@ -46,6 +46,7 @@ class OpeningHoursSchema(Schema):
 
 
 class LocationClosureSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer(dump_only=True)
     starts_on = ma.fields.Date(required=True, metadata={"description": "Local date, inclusive."})
     ends_on = ma.fields.Date(required=True, metadata={"description": "Local date, inclusive."})
@@ -53,6 +54,7 @@ class LocationClosureSchema(Schema):
 
 
 class SiteRegistrationSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SITE_REGISTRATION_KINDS))
     number = MaskedNumber(
@@ -68,6 +70,7 @@ class SiteRegistrationSchema(Schema):
 class LocationSchema(Schema):
     """A location as the API shows it (the address as one object, the region by its code)."""
 
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer()
     code = ma.fields.String()
     name = ma.fields.String()
@@ -82,7 +85,12 @@ class LocationSchema(Schema):
 
     @ma.pre_dump
     def flatten(self, location: Location, **kwargs: Any) -> dict[str, Any]:
-        return {
+        answer = (
+            {"bookings_at_risk": location.bookings_at_risk}
+            if hasattr(location, "bookings_at_risk")
+            else {}
+        )  # the answer of a write
+        return answer | {
             "id": location.id,
             "code": location.code,
             "name": location.name,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from opsadmin.config import setting
 from opsadmin.db import Base, utcnow
 from opsadmin.errors import (
     INVALID_TRANSITION,
+    REFERRAL_LOCATION_MISMATCH,
     REFERRAL_NOT_APPROVED,
     Conflict,
     InvalidInput,
@@ -48,6 +50,7 @@ from opsadmin.referrals.models import (
     ReferralEvent,
     Screening,
 )
+from opsadmin.staff.eligibility import eligibility
 from opsadmin.staff.models import StaffMember
 
 # The state machine: from each status, the statuses it may move to. Final statuses go nowhere.
@@ -148,9 +151,24 @@ def create_referral(session: Session, request: ReferralRequest) -> Referral:
     return referral
 
 
+def patient_ref_problem(value: str) -> str | None:
+    """Why ``value`` is not an opaque patient reference (OPSADMIN_PATIENT_REF_PATTERN), or None.
+
+    The pattern allows no spaces, so a name — "John Smith DOB 1980-01-01" — is refused."""
+    pattern = setting("OPSADMIN_PATIENT_REF_PATTERN")
+    if re.fullmatch(pattern, value or "") is None:
+        return (
+            "Not an opaque patient reference (letters, digits and . _ : - only, no spaces; "
+            "never a name)."
+        )
+    return None
+
+
 def _check_referral_fields(request: ReferralRequest, errors: dict[str, Any]) -> None:
     if not request.patient_ref.strip():
         errors["patient_ref"] = ["The booking system's patient reference is required."]
+    elif problem := patient_ref_problem(request.patient_ref.strip()):
+        errors["patient_ref"] = [problem]
     if request.indication not in INDICATIONS:
         errors["indication"] = [f"Must be one of: {', '.join(INDICATIONS)}."]
     provider: dict[str, list[str]] = {}
@@ -286,7 +304,7 @@ def transition(
             f"A referral in {referral.status} cannot move to {to}.", code=INVALID_TRANSITION
         )
     if to in SCREENED_TRANSITIONS:
-        referral.screenings.append(_checked_screening(session, to, screening))
+        referral.screenings.append(_checked_screening(session, referral, to, screening))
     elif screening is not None:
         _screening_refused("A screening is recorded only when approving or declining.")
     move_referral(session, referral, to, reason=(reason or "").strip())
@@ -299,7 +317,7 @@ def _screening_refused(message: str) -> None:
 
 
 def _checked_screening(
-    session: Session, decision: str, screening: ScreeningDecision | None
+    session: Session, referral: Referral, decision: str, screening: ScreeningDecision | None
 ) -> Screening:
     if screening is None:
         _screening_refused(f"Moving to {decision} needs the consult's screening.")
@@ -308,6 +326,7 @@ def _checked_screening(
         _screening_refused(
             "A screening is decided by a physician: give their staff id as decided_by."
         )
+    _check_physician_may_decide(session, referral, physician)
     unknown = sorted(set(screening.flags) - set(CONTRAINDICATIONS))
     if unknown:
         _screening_refused(f"Unknown contraindication flags: {', '.join(unknown)}.")
@@ -325,6 +344,25 @@ def _checked_screening(
     )
 
 
+def _check_physician_may_decide(
+    session: Session, referral: Referral, physician: StaffMember
+) -> None:
+    """The deciding physician must be eligible for a consult at the referral's consult location
+    on the decision date (a licence for that site's state, assigned there)."""
+    location = session.get(Location, referral.consult_location_id)
+    on = local_date(location, utcnow())
+    answer = eligibility(session, physician.id, location.id, on, "consult")
+    if not answer.eligible:
+        gaps = ", ".join(
+            " ".join(str(gap[k]) for k in ("kind", "state", "reason") if k in gap)
+            for gap in answer.missing
+        )
+        _screening_refused(
+            f"Physician {physician.id} may not decide a consult at {location.code} on {on} "
+            f"({gaps})."
+        )
+
+
 # -- hooks called by the booking service ---------------------------------------------------------
 
 
@@ -337,6 +375,21 @@ def check_referral_allows(session: Session, referral: Referral, kind: str) -> No
         raise Conflict(
             f"Referral {referral.id} is {referral.status}: infusions need it approved.",
             code=REFERRAL_NOT_APPROVED,
+        )
+
+
+def check_referral_location(referral: Referral, kind: str, location_id: int) -> None:
+    """Raise Conflict(code=referral_location_mismatch) unless the appointment is where the
+    referral sends it: its treatment location for infusions, its consult location otherwise."""
+    expected = (
+        referral.treatment_location_id if kind == "infusion" else referral.consult_location_id
+    )
+    if expected != location_id:
+        where = "treatment" if kind == "infusion" else "consult"
+        raise Conflict(
+            f"Referral {referral.id} has its {where} at another location: a {kind} for it "
+            "must be booked there.",
+            code=REFERRAL_LOCATION_MISMATCH,
         )
 
 

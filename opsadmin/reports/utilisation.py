@@ -29,12 +29,12 @@ from sqlalchemy.orm import Session
 from opsadmin.bookings.models import Appointment
 from opsadmin.db import UTCDateTime
 from opsadmin.errors import NotFound
+from opsadmin.locations.licensing import load_licensing
 from opsadmin.locations.models import (
     Location,
     LocationClosure,
     OpeningHours,
     Region,
-    SiteRegistration,
 )
 from opsadmin.locations.service import open_intervals, zone
 from opsadmin.reports.sqlfuncs import greatest, json_rows, least, seconds_between
@@ -369,23 +369,18 @@ class Site:
     code: str
     name: str
     timezone: str
-    dea_valid_until: dt.date | None
+    state: str
     opening_hours: list[Any]
     closures: list[Any]
+    # The registrations its state requires that it lacks on the week's last day (licensing).
+    missing: list[str] = field(default_factory=list)
+    dea_valid_until: dt.date | None = None
 
 
 def _load_sites(session: Session, where: Any, first: dt.date, last: dt.date) -> list[Site]:
-    """The matching locations (three statements), holidays limited to [first, last]."""
-    dea = (
-        sa.select(sa.func.max(SiteRegistration.expires_on))
-        .where(
-            SiteRegistration.location_id == Location.id,
-            SiteRegistration.kind == "dea_registration",
-        )
-        .scalar_subquery()
-    )
+    """The matching locations (five statements), holidays limited to [first, last]."""
     rows = session.execute(
-        sa.select(Location.id, Location.code, Location.name, Location.timezone, dea)
+        sa.select(Location.id, Location.code, Location.name, Location.timezone, Location.state)
         .where(where)
         .order_by(Location.code)
     ).all()
@@ -404,7 +399,18 @@ def _load_sites(session: Session, where: Any, first: dt.date, last: dt.date) -> 
         .where(LocationClosure.starts_on <= last, LocationClosure.ends_on >= first)
     ):
         closures[c.location_id].append(c)
-    return [Site(*row, hours[row[0]], closures[row[0]]) for row in rows]
+    sites = [Site(*row, hours[row[0]], closures[row[0]]) for row in rows]
+    licensing = load_licensing(session, sites)
+    for site in sites:
+        # A lapsed site still counts its chairs, flagged: that capacity is lost, not absent.
+        site.missing = licensing.missing(site, last)
+        dea = [
+            r.expires_on
+            for r in licensing.registrations.get(site.id, [])
+            if r.kind == "dea_registration" and r.state == site.state
+        ]
+        site.dea_valid_until = max(dea, default=None)
+    return sites
 
 
 def _load_rooms(session: Session, location_ids: list[int]) -> list[Any]:
@@ -618,7 +624,8 @@ def _location_figures(site: Site, current, previous, last_day: dt.date) -> dict[
         "name": site.name,
         "timezone": site.timezone,
         # That capacity is lost, not absent: the site still counts, flagged.
-        "dea_lapsed": valid_until is None or valid_until < last_day,
+        "dea_lapsed": bool(site.missing),
+        "registrations_missing": site.missing,
         "dea_valid_until": valid_until.isoformat() if valid_until else None,
         **totals,
         "change": _change(totals, _totals(previous)),

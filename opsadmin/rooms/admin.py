@@ -14,6 +14,7 @@ from flask_admin.form import DateTimeField
 
 from opsadmin.console import SITES, MasterDataView, board_link
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.locations import service as location_service
 from opsadmin.locations.hours_grid import WeeklyHoursField
 from opsadmin.locations.models import Location
@@ -31,7 +32,7 @@ def room_board(view: Any, context: Any, model: Room, name: str) -> Any:
     return board_link(model.location.code)
 
 
-class LocationView(MasterDataView):
+class LocationView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     column_list = (
         "code",
@@ -90,7 +91,7 @@ class LocationView(MasterDataView):
         return {region_of_location(model)}
 
 
-class RoomView(MasterDataView):
+class RoomView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (Room.location,)
     column_list = ("location", "name", "kind", "capacity", "active", "board")
@@ -120,7 +121,7 @@ def scoped_rooms() -> Any:
     return db.session.scalars(query).all()
 
 
-class RoomClosureView(MasterDataView):
+class RoomClosureView(ImpactConfirmMixin, MasterDataView):
     region_column = Location.region_id
     scope_joins = (RoomClosure.room, Room.location)
     column_list = ("room", "starts_at", "ends_at", "reason")

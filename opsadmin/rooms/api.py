@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.extensions import db
+from opsadmin.impact import with_bookings_at_risk
 from opsadmin.locations.service import get_location
 from opsadmin.rooms import service
 from opsadmin.rooms.models import Room
@@ -74,7 +75,7 @@ class RoomView(MethodView):
         """Change the given fields; deactivate with ``"active": false``."""
         service.update_room(db.session, load_room(room_id), **data)
         db.session.commit()
-        return load_room(room_id)
+        return with_bookings_at_risk(load_room(room_id))
 
 
 @blp.route("/rooms/<int:room_id>/closures")
@@ -86,4 +87,8 @@ class RoomClosures(MethodView):
         """Close the room for maintenance over [starts_at, ends_at)."""
         closure = service.add_room_closure(db.session, load_room(room_id), **data)
         db.session.commit()
-        return closure, 201, {"Location": url_for("rooms.Room", room_id=room_id)}
+        return (
+            with_bookings_at_risk(closure),
+            201,
+            {"Location": url_for("rooms.Room", room_id=room_id)},
+        )

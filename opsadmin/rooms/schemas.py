@@ -5,12 +5,13 @@ from __future__ import annotations
 import marshmallow as ma
 
 from opsadmin.rooms.models import ROOM_KINDS
-from opsadmin.schemas import AwareDateTime, Schema
+from opsadmin.schemas import AwareDateTime, Schema, bookings_at_risk_field
 
 NAME = ma.validate.Length(min=1, max=120)
 
 
 class RoomClosureSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer(dump_only=True)
     starts_at = AwareDateTime(required=True)
     ends_at = AwareDateTime(required=True)
@@ -18,6 +19,7 @@ class RoomClosureSchema(Schema):
 
 
 class RoomSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer()
     location = ma.fields.String(attribute="location.code", metadata={"description": "Its code."})
     name = ma.fields.String()

@@ -23,6 +23,7 @@ from opsadmin.config import setting
 from opsadmin.console import MasterDataView, console_actor
 from opsadmin.errors import DomainError
 from opsadmin.extensions import db
+from opsadmin.impact import ImpactConfirmMixin
 from opsadmin.labels import badge, choices, label
 from opsadmin.locations.models import Location
 from opsadmin.locations.scoping import region_of_location, scoped_locations
@@ -156,7 +157,7 @@ def staff_credentials(view: Any, context: Any, model: StaffMember, name: str) ->
     ).format(Markup("").join(rows))
 
 
-class StaffView(MasterDataView):
+class StaffView(ImpactConfirmMixin, MasterDataView):
     column_list = ("name", "email", "role", "locations", "active")
     column_details_list = ("name", "email", "role", "active", "locations", "credentials")
     column_formatters_detail = {"locations": staff_sites, "credentials": staff_credentials}
@@ -215,7 +216,7 @@ def scoped_staff() -> Any:
     return db.session.scalars(query).all()
 
 
-class CredentialView(MasterDataView):
+class CredentialView(ImpactConfirmMixin, MasterDataView):
     column_list = ("staff", "kind", "state", "number", "expires_on", "status", "verified_on")
     column_searchable_list = ("number", "staff.name", "staff.email")
     column_filters = (

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.config import setting
 from opsadmin.extensions import db
+from opsadmin.impact import bookings_at_risk, with_bookings_at_risk
 from opsadmin.locations.service import get_location
 from opsadmin.schemas import Blueprint, SelectPage
 from opsadmin.staff import service
@@ -104,7 +105,7 @@ class StaffView(MethodView):
         """Change the given fields; ``locations`` replaces the assignments."""
         service.update_staff(db.session, load_staff(staff_id), **data)
         db.session.commit()
-        return load_staff(staff_id)
+        return with_bookings_at_risk(load_staff(staff_id))
 
 
 @blp.route("/<int:staff_id>/credentials")
@@ -118,5 +119,5 @@ class StaffCredentials(MethodView):
         db.session.commit()
         body = credential_view(
             credential, dt.date.today(), int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
-        )
+        ) | {"bookings_at_risk": bookings_at_risk(db.session)}
         return body, 201, {"Location": url_for("staff.Staff", staff_id=staff_id)}

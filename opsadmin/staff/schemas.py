@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from opsadmin.config import setting
-from opsadmin.schemas import MaskedNumber, Schema
+from opsadmin.schemas import MaskedNumber, Schema, bookings_at_risk_field
 from opsadmin.staff.models import (
     APPOINTMENT_KINDS,
     CREDENTIAL_KINDS,
@@ -22,6 +22,7 @@ NAME = ma.validate.Length(min=1, max=120)
 
 
 class CredentialSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(CREDENTIAL_KINDS))
     number = MaskedNumber(
@@ -44,6 +45,7 @@ class CredentialSchema(Schema):
 
 
 class StaffSchema(Schema):
+    bookings_at_risk = bookings_at_risk_field()
     id = ma.fields.Integer()
     name = ma.fields.String()
     email = ma.fields.String()
@@ -57,7 +59,7 @@ class StaffSchema(Schema):
 
         today = dt.date.today()
         warning_days = int(setting("OPSADMIN_CREDENTIAL_WARNING_DAYS"))
-        return {
+        flat = {
             "id": staff.id,
             "name": staff.name,
             "email": staff.email,
@@ -66,6 +68,9 @@ class StaffSchema(Schema):
             "locations": [location.code for location in staff.locations],
             "credentials": [credential_view(c, today, warning_days) for c in staff.credentials],
         }
+        if hasattr(staff, "bookings_at_risk"):  # the answer of a write
+            flat["bookings_at_risk"] = staff.bookings_at_risk
+        return flat
 
 
 class StaffCreateSchema(Schema):

@@ -124,8 +124,16 @@ def test_put_bk_1001_creates_and_answers_the_same_fields_plus_external_id_and_st
 
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    # DESIGN: "the same fields plus external_id, created_at, updated_at" (and the row's id).
-    assert set(body) == set(PUT_BK_1001) | {"external_id", "created_at", "updated_at", "id"}
+    # DESIGN: "the same fields plus external_id, created_at, updated_at" (and the row's id),
+    # and since §11.2 every appointment's at_risk.
+    assert set(body) == set(PUT_BK_1001) | {
+        "external_id",
+        "created_at",
+        "updated_at",
+        "id",
+        "at_risk",
+    }
+    assert body["at_risk"] == []
     sent = {k: v for k, v in PUT_BK_1001.items() if k not in ("starts_at", "ends_at")}
     assert {k: body[k] for k in sent} == sent
     assert body["external_id"] == "BK-1001"
@@ -357,8 +365,9 @@ def test_booking_rule_violation_is_409_problem_with_its_code(
 
 
 def test_full_room_is_409_room_at_capacity(client, clinic, headers):
-    for n in (1, 2):
-        client.put(f"/api/v1/appointments/BK-{n}", json=PUT_BK_1001, headers=headers)
+    for n in (1, 2):  # one patient per chair: a patient cannot be in two at once
+        body = PUT_BK_1001 | {"patient_ref": f"P-{n}"}
+        client.put(f"/api/v1/appointments/BK-{n}", json=body, headers=headers)
     response = client.put("/api/v1/appointments/BK-3", json=PUT_BK_1001, headers=headers)
     assert_problem(response, 409, "room_at_capacity")
 

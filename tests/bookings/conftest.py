@@ -23,6 +23,8 @@ CHICAGO = ZoneInfo("America/Chicago")
 # A Tuesday, in the future of the test run's credentials and registrations.
 DAY = dt.date(2026, 12, 1)
 EVERY_DAY = [(d, "08:00", "18:00") for d in range(7)]
+# A day that has passed, for appointments that were completed or missed (never in the future).
+PAST_DAY = dt.date.today() - dt.timedelta(days=7)
 
 
 def at(day: dt.date, hhmm: str, tz: ZoneInfo = INDIANA) -> dt.datetime:
@@ -74,14 +76,16 @@ def book(session, chain):
     counter = iter(range(1, 10_000))
 
     def make(**fields) -> tuple[Appointment, bool]:
+        default_id = f"BK-{next(counter)}"
+        external_id = fields.pop("external_id", None) or default_id
         values = {
-            "external_id": f"BK-{next(counter)}",
+            "external_id": external_id,
             "location": "GRN",
             "room_id": chain.infusion.id,
             "staff_id": chain.dr_in.id,
             "kind": "infusion",
             "indication": "migraine",
-            "patient_ref": "P-1",
+            "patient_ref": f"P-{external_id}",  # one patient per booking unless told
             "starts_at": at(DAY, "09:00"),
             "ends_at": at(DAY, "11:00"),
         } | fields

@@ -12,7 +12,7 @@ from opsadmin.bookings.models import Appointment
 from opsadmin.locations.models import LocationClosure
 from opsadmin.rooms.models import RoomClosure
 from opsadmin.staff.models import Credential
-from tests.bookings.conftest import CHICAGO, DAY, at
+from tests.bookings.conftest import CHICAGO, DAY, PAST_DAY, at
 from tests.factories import ReferralFactory
 
 PROBLEM = "application/problem+json"
@@ -47,9 +47,12 @@ def body(chain):
 @pytest.fixture
 def put(client, headers, body):
     counter = iter(range(1, 10_000))
+    patients: dict[str, str] = {}
 
     def send(external_id=None, **fields):
         external_id = external_id or f"BK-{next(counter)}"
+        # One patient per booking unless told: a patient cannot be in two chairs at once.
+        fields.setdefault("patient_ref", patients.setdefault(external_id, f"P-{len(patients)}"))
         return client.put(
             f"/api/v1/appointments/{external_id}", json=body(**fields), headers=headers
         )
@@ -68,6 +71,11 @@ def assert_problem(response, status, code):
     assert response.get_json()["code"] == code
     return response.get_json()
 
+
+PAST = {
+    "starts_at": at(PAST_DAY, "09:00").isoformat(),
+    "ends_at": at(PAST_DAY, "11:00").isoformat(),
+}
 
 # -- created, updated, read ---------------------------------------------------------------------
 
@@ -173,10 +181,10 @@ def test_room_closed_for_maintenance(put, session, chain):
     assert_problem(put(), 409, "room_closed")
 
 
-def test_room_closed_on_a_location_holiday(put, session, chain):
+def test_location_closed_on_a_location_holiday(put, session, chain):
     session.add(LocationClosure(location=chain.grn, starts_on=DAY, ends_on=DAY))
     session.commit()
-    assert_problem(put(), 409, "room_closed")
+    assert_problem(put(), 409, "location_closed")
 
 
 def test_room_kind_mismatch(put, chain):
@@ -212,7 +220,7 @@ def test_referral_not_approved(put, session, chain):
 
 
 def test_invalid_transition(client, put, headers):
-    put("BK-1", status="completed")
+    put("BK-1", status="completed", **PAST)
     response = client.patch("/api/v1/appointments/BK-1", json={"status": "booked"}, headers=headers)
     assert_problem(response, 409, "invalid_transition")
 

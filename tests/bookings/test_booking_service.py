@@ -12,7 +12,7 @@ from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.service import change_status, max_overlap
 from opsadmin.errors import Conflict, InvalidInput, NotFound
 from opsadmin.staff.models import Credential
-from tests.bookings.conftest import CHICAGO, DAY, at
+from tests.bookings.conftest import CHICAGO, DAY, PAST_DAY, at
 from tests.factories import ReferralFactory, licensed_clinician
 
 pytestmark = pytest.mark.usefixtures("chain")
@@ -69,7 +69,7 @@ def test_follow_up_refused_in_an_infusion_room(book):
 
 
 def test_room_of_another_location_refused(book, chain):
-    refused("room_kind_mismatch", book, room_id=chain.chi_infusion.id)
+    refused("room_not_at_location", book, room_id=chain.chi_infusion.id)
 
 
 def test_booking_before_opening_refused(book):
@@ -110,7 +110,7 @@ def test_booking_on_a_location_holiday_refused(session, book, chain):
 
     session.add(LocationClosure(location=chain.grn, starts_on=DAY, ends_on=DAY, reason="Holiday"))
     session.commit()
-    refused("room_closed", book)
+    refused("location_closed", book)
 
 
 def test_booking_during_room_maintenance_refused(session, book, chain):
@@ -241,7 +241,12 @@ def test_referral_service_hears_of_every_change_to_a_linked_appointment(
             (appointment.external_id, previous, appointment.status, previous_kind)
         ),
     )
-    book(external_id="BK-R", referral_id=referral.id)
+    book(
+        external_id="BK-R",
+        referral_id=referral.id,
+        starts_at=at(PAST_DAY, "09:00"),
+        ends_at=at(PAST_DAY, "11:00"),
+    )
     session.commit()
     change_status(session, "BK-R", "completed")
     session.commit()
@@ -365,13 +370,14 @@ def test_changing_only_the_patient_ref_is_an_update(session, book):
 
 
 def test_completed_appointment_cannot_be_rescheduled(book):
-    book(external_id="BK-A", status="completed")
+    book(external_id="BK-A", status="completed", **PAST)
     refused(
         "invalid_transition",
         book,
         external_id="BK-A",
         status="completed",
-        starts_at=at(DAY, "10:00"),
+        starts_at=at(PAST_DAY, "10:00"),
+        ends_at=at(PAST_DAY, "11:00"),
     )
 
 
@@ -382,6 +388,7 @@ def test_put_cannot_revive_a_cancelled_appointment(book):
 
 
 # -- statuses -----------------------------------------------------------------------------------
+PAST = {"starts_at": at(PAST_DAY, "09:00"), "ends_at": at(PAST_DAY, "11:00")}
 
 
 def _status(session, external_id, status):
@@ -395,14 +402,14 @@ def _status(session, external_id, status):
 @pytest.mark.parametrize("start", ["booked", "checked_in"])
 @pytest.mark.parametrize("target", ["checked_in", "completed", "no_show", "cancelled"])
 def test_open_appointments_move_to_any_later_status(session, book, start, target):
-    book(external_id="BK-S", status=start)
+    book(external_id="BK-S", status=start, **PAST)
     assert _status(session, "BK-S", target).status == target
 
 
 @pytest.mark.parametrize("final", ["completed", "no_show", "cancelled"])
 @pytest.mark.parametrize("target", ["booked", "checked_in", "completed", "no_show", "cancelled"])
 def test_final_statuses_are_final(session, book, final, target):
-    book(external_id="BK-S", status=final)
+    book(external_id="BK-S", status=final, **PAST)
     if target == final:
         assert _status(session, "BK-S", target).status == final
         return
@@ -441,9 +448,9 @@ def test_cancelling_frees_the_chair(session, book):
 
 def test_no_show_still_holds_the_chair(session, book):
     for n in range(3):
-        book(external_id=f"BK-{n}")
+        book(external_id=f"BK-{n}", **PAST)
     _status(session, "BK-0", "no_show")
-    refused("room_at_capacity", book)
+    refused("room_at_capacity", book, **PAST)
 
 
 def test_one_clinician_may_supervise_overlapping_chairs(book):

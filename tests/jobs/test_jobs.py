@@ -51,6 +51,7 @@ def test_schedule_registers_the_hourly_dispatcher_and_the_daily_credential_job()
         ("dispatch_reports", "5 * * * *"),
         ("notify_credential_expiry", "30 6 * * *"),
         ("sweep_webhooks", "* * * * *"),
+        ("check_bookings_at_risk", "45 6 * * *"),
     }
 
 

@@ -191,7 +191,7 @@ def test_site_registration_expiry_before_issue_refused(client, auth, indiana):
     from opsadmin.locations.models import SiteRegistration
 
     sign_in(auth)
-    location = LocationFactory(region=indiana, dea=False)
+    location = LocationFactory(region=indiana, dea=False, csr=False)
     db.session.commit()
     form = {
         "location": str(location.id),
@@ -213,3 +213,27 @@ def test_ops_manager_cannot_create_a_location_in_another_region(client, auth, in
     response = client.post("/admin/locations/new/", data=location_form(other))
     assert response.status_code == 200
     assert count(Location) == 0
+
+
+def test_site_rules_are_read_and_edited_in_the_console(client, auth, session):
+    import sqlalchemy as sa
+
+    from opsadmin.locations.models import SiteRule
+    from tests.factories import UserFactory
+
+    auth.login(UserFactory(role="admin"))
+    page = client.get("/admin/site_rules/?search=IL")
+    assert page.status_code == 200 and "state_csr" in page.text
+    response = client.post(
+        "/admin/site_rules/new/", data={"state": "OH", "registration_kind": "state_csr"}
+    )
+    assert response.status_code == 302
+    assert session.scalar(
+        sa.select(SiteRule.id).where(
+            SiteRule.state == "OH", SiteRule.registration_kind == "state_csr"
+        )
+    )
+    refused = client.post(
+        "/admin/site_rules/new/", data={"state": "ZZ", "registration_kind": "state_csr"}
+    )
+    assert "not a US state" in refused.text

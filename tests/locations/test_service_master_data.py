@@ -182,7 +182,7 @@ def test_location_closures_may_not_overlap(session):
 
 
 def test_site_registration_needs_state_code_and_known_kind(session):
-    location = LocationFactory(dea=False)
+    location = LocationFactory(dea=False, csr=False)
     with pytest.raises(InvalidInput) as error:
         service.add_site_registration(
             session,
@@ -196,7 +196,7 @@ def test_site_registration_needs_state_code_and_known_kind(session):
 
 
 def test_site_registration_expiry_after_issue(session):
-    location = LocationFactory(dea=False)
+    location = LocationFactory(dea=False, csr=False)
     with pytest.raises(InvalidInput) as error:
         service.add_site_registration(
             session,
@@ -211,7 +211,7 @@ def test_site_registration_expiry_after_issue(session):
 
 
 def test_site_registration_recorded(session):
-    location = LocationFactory(dea=False)
+    location = LocationFactory(dea=False, csr=False)
     registration = service.add_site_registration(
         session,
         location,

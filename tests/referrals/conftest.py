@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from opsadmin.staff.service import ensure_default_rules
-from tests.factories import LocationFactory, RoomFactory, StaffFactory, licensed_clinician
+from tests.factories import LocationFactory, RoomFactory, licensed_clinician
 
 EVERY_DAY = [(d, "08:00", "18:00") for d in range(7)]
 NPI = "1234567893"
@@ -53,7 +53,8 @@ def chain(session) -> Chain:
         consult_room=RoomFactory(location=grn, name="Consult", kind="consult", capacity=1),
         infusion_room=RoomFactory(location=ind, name="Infusion", kind="infusion", capacity=4),
         clinician=licensed_clinician([grn, ind]),
-        physician=StaffFactory(role="physician", name="Dr Decides"),
+        # Licensed in Indiana and working at GRN: may decide the consults there.
+        physician=licensed_clinician([grn], role="physician", name="Dr Decides"),
     )
     session.commit()
     return chain

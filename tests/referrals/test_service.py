@@ -12,7 +12,8 @@ from opsadmin.errors import Conflict, InvalidInput, NotFound
 from opsadmin.referrals import service
 from opsadmin.referrals.models import REFERRAL_STATUSES, Referral, ReferralEvent, Screening
 from opsadmin.referrals.service import ReferralRequest, ScreeningDecision
-from tests.factories import LocationFactory, ReferralFactory, StaffFactory
+from opsadmin.staff.service import ensure_default_rules
+from tests.factories import LocationFactory, ReferralFactory, StaffFactory, licensed_clinician
 
 
 def request_for(**overrides) -> ReferralRequest:
@@ -37,7 +38,9 @@ def sites(session):
 
 @pytest.fixture
 def physician(session):
-    return StaffFactory(role="physician")
+    """A physician licensed in Indiana and working at GRN: eligible to decide its consults."""
+    ensure_default_rules(session)
+    return licensed_clinician([LocationFactory(code="GRN")], role="physician")
 
 
 # -- NPI -----------------------------------------------------------------------------------------
@@ -112,7 +115,7 @@ def _screening_for(to: str, physician) -> ScreeningDecision | None:
 @pytest.mark.parametrize("from_status", REFERRAL_STATUSES)
 def test_transition_follows_the_state_machine_table(session, physician, from_status):
     for to in REFERRAL_STATUSES:
-        referral = ReferralFactory(status=from_status)
+        referral = ReferralFactory(status=from_status, consult_location=physician.locations[0])
         screening = _screening_for(to, physician)
         if to not in service.TRANSITIONS[from_status]:
             with pytest.raises(Conflict) as refused:
@@ -211,7 +214,10 @@ def test_screening_decided_by_unknown_staff_is_refused(session):
 
 def test_screening_with_unknown_flag_is_refused(session, physician):
     message = _refusal(
-        session, ReferralFactory(status="consulted"), decided_by=physician.id, flags=["anxiety"]
+        session,
+        ReferralFactory(status="consulted", consult_location=physician.locations[0]),
+        decided_by=physician.id,
+        flags=["anxiety"],
     )
     assert "anxiety" in message
 
@@ -219,7 +225,7 @@ def test_screening_with_unknown_flag_is_refused(session, physician):
 def test_approving_with_a_flag_needs_a_written_override(session, physician):
     message = _refusal(
         session,
-        ReferralFactory(status="consulted"),
+        ReferralFactory(status="consulted", consult_location=physician.locations[0]),
         decided_by=physician.id,
         flags=["pregnancy"],
         override="   ",
@@ -228,7 +234,7 @@ def test_approving_with_a_flag_needs_a_written_override(session, physician):
 
 
 def test_approving_with_a_flag_and_override_records_the_screening(session, physician):
-    referral = ReferralFactory(status="consulted")
+    referral = ReferralFactory(status="consulted", consult_location=physician.locations[0])
     service.transition(
         session,
         referral.id,
@@ -248,7 +254,7 @@ def test_approving_with_a_flag_and_override_records_the_screening(session, physi
 
 
 def test_declining_with_flags_needs_no_override(session, physician):
-    referral = ReferralFactory(status="consulted")
+    referral = ReferralFactory(status="consulted", consult_location=physician.locations[0])
     service.transition(
         session,
         referral.id,
@@ -260,7 +266,7 @@ def test_declining_with_flags_needs_no_override(session, physician):
 
 
 def test_screening_on_a_withdrawal_is_refused(session, physician):
-    referral = ReferralFactory(status="consulted")
+    referral = ReferralFactory(status="consulted", consult_location=physician.locations[0])
     with pytest.raises(InvalidInput) as refused:
         service.transition(
             session, referral.id, "withdrawn", screening={"decided_by": physician.id}
@@ -275,7 +281,7 @@ def test_allowed_transitions_are_listed_in_journey_order(session):
 
 
 def test_event_count_matches_changes(session, physician):
-    referral = ReferralFactory(status="consulted")
+    referral = ReferralFactory(status="consulted", consult_location=physician.locations[0])
     service.transition(session, referral.id, "approved", screening={"decided_by": physician.id})
     service.transition(session, referral.id, "withdrawn")
     events = session.scalars(sa.select(ReferralEvent).order_by(ReferralEvent.id)).all()
@@ -283,3 +289,12 @@ def test_event_count_matches_changes(session, physician):
         ("consulted", "approved"),
         ("approved", "withdrawn"),
     ]
+
+
+def test_screening_by_a_physician_not_licensed_for_the_consult_site_is_refused(session):
+    ensure_default_rules(session)
+    chicago = LocationFactory(code="CHI", state="IL", timezone="America/Chicago")
+    indiana_only = licensed_clinician([chicago], states=("IN",), role="physician")
+    referral = ReferralFactory(status="consulted", consult_location=chicago)
+    message = _refusal(session, referral, decided_by=indiana_only.id)
+    assert "state_license IL missing" in message
