@@ -23,13 +23,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import console_bench, generate, http_bench, reports_bench
+from benchmarks import console_bench, generate, http_bench, reports_bench, wave_bench
 from benchmarks.common import Results
 
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
 DEFAULT_10M_URL = "postgresql://postgres@127.0.0.1/opsadmin_bench_10m"
-SECTIONS = ("reports", "http", "console")
+SECTIONS = ("reports", "http", "wave", "console")
 # Other work on the machine skews every figure: the run records how busy the machine was.
 LOAD_AT_START = os.getloadavg()[0]
 
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> Results:
     ensure_data(args.database_url, args.scale, args.regenerate, results)
     main_label = f"{2 * args.scale:g} M"
     engines = {main_label: engine_for(args.database_url)}
-    if not args.skip_10m and "reports" in sections:
+    if not args.skip_10m and sections & {"reports", "wave"}:
         ensure_data(args.database_url_10m, 5 * args.scale, args.regenerate, results)
         engines[f"{10 * args.scale:g} M"] = engine_for(args.database_url_10m)
     else:
@@ -215,6 +215,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> Results:
         "http": lambda: http_bench.measure(
             results, engines[main_label], args.database_url, week_monday, args.duration
         ),
+        "wave": lambda: wave_bench.measure(results, engines, args.week, args.repeat),
         "console": lambda: _console(results, args.database_url),
     }
     for name in SECTIONS:
