@@ -71,7 +71,7 @@ def run(kind: str, url: str, count: int) -> None:
     print(f"wall time per request (unprofiled, statements captured): {wall * 1000:.2f} ms")
     print(f"statements per request: {len(statements) / measured:.2f}")
     shapes = Counter(" ".join(s.sql.split())[:90] for s in statements)
-    for shape, n in shapes.most_common(12):
+    for shape, n in shapes.most_common(int(os.environ.get("PROFILE_SHAPES", "12"))):
         print(f"  {n / measured:5.2f} × {shape}")
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats(
