@@ -5,7 +5,9 @@
 It loads the chain into ``opsadmin_bench`` (and, unless ``--skip-10m``, the ten-year history into
 ``opsadmin_bench_10m``) when they are missing, then measures: (1) the weekly utilisation build
 against a single-aggregate floor, (2) that build at 2 M and at 10 M appointments, (3) API reads
-under gunicorn against a bare endpoint, (4) concurrent booking PUTs, (5) console list pages.
+under gunicorn against a bare endpoint, (4) concurrent booking PUTs, (5) console list pages,
+(6) the issue-16 ratios of (3) and (4), (7) course options, at-risk judging, the events feed and
+the forecast beside their floors.
 Targets are reported as measured, met or not. Everything runs against 127.0.0.1 only.
 """
 
