@@ -90,9 +90,10 @@ def init_api_keys(app: Flask) -> None:
 def api_key_required(scope: str = "read", *, autocommit: bool = False) -> Callable[[T], T]:
     """Require a valid key with ``scope`` on a view function, a method or a whole MethodView.
 
-    ``autocommit=True`` is for hot reads that write nothing and need no snapshot across their
-    statements (PostgreSQL's READ COMMITTED gives none anyway): on PostgreSQL the request's
-    statements then run without BEGIN and ROLLBACK, two round trips of a two-statement read.
+    ``autocommit=True`` is for hot reads that need no snapshot across their statements
+    (PostgreSQL's READ COMMITTED gives none anyway) and write at most one statement of their own
+    (the audit row of an audited read): on PostgreSQL each statement then commits by itself, with
+    no BEGIN and no COMMIT/ROLLBACK round trips.
     """
     if scope not in API_SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
