@@ -5,7 +5,9 @@
 It loads the chain into ``opsadmin_bench`` (and, unless ``--skip-10m``, the ten-year history into
 ``opsadmin_bench_10m``) when they are missing, then measures: (1) the weekly utilisation build
 against a single-aggregate floor, (2) that build at 2 M and at 10 M appointments, (3) API reads
-under gunicorn against a bare endpoint, (4) concurrent booking PUTs, (5) console list pages.
+under gunicorn against a bare endpoint, (4) concurrent booking PUTs, (5) console list pages,
+(6) the issue-16 ratios of (3) and (4), (7) course options, at-risk judging, the events feed and
+the forecast beside their floors.
 Targets are reported as measured, met or not. Everything runs against 127.0.0.1 only.
 """
 
@@ -23,13 +25,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import console_bench, generate, http_bench, reports_bench
+from benchmarks import console_bench, generate, http_bench, reports_bench, wave_bench
 from benchmarks.common import Results
 
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "RESULTS.md"
 DEFAULT_10M_URL = "postgresql://postgres@127.0.0.1/opsadmin_bench_10m"
-SECTIONS = ("reports", "http", "console")
+SECTIONS = ("reports", "http", "wave", "console")
 # Other work on the machine skews every figure: the run records how busy the machine was.
 LOAD_AT_START = os.getloadavg()[0]
 
@@ -202,7 +204,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> Results:
     ensure_data(args.database_url, args.scale, args.regenerate, results)
     main_label = f"{2 * args.scale:g} M"
     engines = {main_label: engine_for(args.database_url)}
-    if not args.skip_10m and "reports" in sections:
+    if not args.skip_10m and sections & {"reports", "wave"}:
         ensure_data(args.database_url_10m, 5 * args.scale, args.regenerate, results)
         engines[f"{10 * args.scale:g} M"] = engine_for(args.database_url_10m)
     else:
@@ -215,6 +217,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> Results:
         "http": lambda: http_bench.measure(
             results, engines[main_label], args.database_url, week_monday, args.duration
         ),
+        "wave": lambda: wave_bench.measure(results, engines, args.week, args.repeat),
         "console": lambda: _console(results, args.database_url),
     }
     for name in SECTIONS:

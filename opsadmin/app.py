@@ -74,8 +74,10 @@ def _migrations_dir() -> str:
 
 def init_audit(app: Flask) -> None:
     from opsadmin.audit.service import install_audit_hook
+    from opsadmin.master_cache import install_version_hook
 
     install_audit_hook()
+    install_version_hook()
 
 
 def init_events(app: Flask) -> None:

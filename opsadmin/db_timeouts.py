@@ -122,8 +122,12 @@ def _install_pool_events(engine: sa.Engine, connect_seconds: float) -> None:
             return
         WATCHDOG.arm(dbapi_connection, connect_seconds)
         try:
+            # In autocommit: one round trip, and the connection is handed over idle (no
+            # transaction left open by the ping, so a view may still choose autocommit).
+            dbapi_connection.autocommit = True
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            dbapi_connection.autocommit = False
         except engine.dialect.loaded_dbapi.Error as error:
             raise sa.exc.DisconnectionError(str(error)) from error
         finally:

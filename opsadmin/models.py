@@ -19,6 +19,7 @@ from opsadmin.locations.models import (
     SiteRegistration,
     SiteRule,
 )
+from opsadmin.master_cache import CacheVersion
 from opsadmin.referrals.models import Referral, ReferralEvent, Screening
 from opsadmin.reports.models import ReportDelivery, ReportRun
 from opsadmin.rooms.models import Room, RoomClosure
@@ -29,6 +30,7 @@ __all__ = [
     "Appointment",
     "AppointmentRisk",
     "AuditEvent",
+    "CacheVersion",
     "ConsoleSession",
     "Credential",
     "CredentialRule",

@@ -40,16 +40,23 @@ WEEK = "2026-W10"
 
 @contextmanager
 def counted() -> Iterator[list[str]]:
+    with counted_on(db.engine) as statements:
+        yield statements
+
+
+@contextmanager
+def counted_on(engine) -> Iterator[list[str]]:
+    """Every statement ``engine`` sends while the block runs."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def page_statements(statements: list[str]) -> list[str]:
@@ -146,6 +153,8 @@ def test_availability_issues_same_statements_for_few_or_many_clinicians(app, ses
     appointments_in_week(room, staff, 10)
     session.commit()
     day = week_days(WEEK)[1]
+    availability(session, "GRN", day, "infusion", 120)  # the site's master data into the cache
+    session.rollback()
     with counted() as few:
         availability(session, "GRN", day, "infusion", 120)
     session.rollback()
@@ -153,7 +162,58 @@ def test_availability_issues_same_statements_for_few_or_many_clinicians(app, ses
         licensed_clinician([location])
     appointments_in_week(room, staff, 200, first=10)
     session.commit()
+    availability(session, "GRN", day, "infusion", 120)  # the new roster into the cache
+    session.rollback()
     with counted() as many:
         answer = availability(session, "GRN", day, "infusion", 120)
     assert len(answer.eligible_staff) == 13
     assert len(few) == len(many), (len(few), len(many))
+
+
+def test_week_availability_issues_same_statements_for_a_day_or_a_week_of_bookings(app, session):
+    """A week is read at once: the same statements for one day of it or all seven, for one day's
+    or seven days' bookings, for one clinician or thirteen (master data cached: hours, rooms and
+    rules are not read again while no write has changed them)."""
+    from opsadmin.bookings.availability import availability_window
+    from opsadmin.staff.service import ensure_default_rules
+
+    ensure_default_rules(session)
+    location = LocationFactory(code="GRN")
+    room = RoomFactory(location=location, capacity=4)
+    staff = licensed_clinician([location])
+    days = week_days(WEEK)
+    for n, day in enumerate([days[1]] * 6):
+        starts = local_datetime(location, day, dt.time(8 + n, 0))
+        db.session.add(
+            m.Appointment(
+                external_id=f"WK-{n}", location=location, room=room, staff=staff,
+                kind="infusion", indication="migraine", patient_ref=f"P-WK{n}",
+                starts_at=starts, ends_at=starts + dt.timedelta(minutes=60),
+            )
+        )  # fmt: skip
+    session.commit()
+    availability_window(session, "GRN", days[0], days[6], "infusion", 120)  # warm the cache
+    session.rollback()
+    with counted() as one_day:
+        availability_window(session, "GRN", days[1], days[1], "infusion", 120)
+    session.rollback()
+    with counted() as few:
+        availability_window(session, "GRN", days[0], days[6], "infusion", 120)
+    session.rollback()
+    for _ in range(12):
+        licensed_clinician([location])
+    appointments_in_week(room, staff, 300, first=10)
+    session.commit()
+    with counted() as cold:  # the roster changed: it is read again, once
+        availability_window(session, "GRN", days[0], days[6], "infusion", 120)
+    session.rollback()
+    with counted() as many:
+        answer = availability_window(session, "GRN", days[0], days[6], "infusion", 120)
+    assert len(answer.days) == 7
+    assert all(len(day.eligible_staff) == 13 for day in answer.days)
+    assert any(slot.free_chairs < 4 for day in answer.days for slot in day.slots)
+    assert len(one_day) == len(few) == len(many), (len(one_day), len(few), len(many))
+    assert len(many) <= 3, many  # BEGIN (SQLite), the cache token, the window
+    # Cold: + site, hours, holidays, registrations, its licensing (registrations, site rules),
+    # rooms, credential rules, the roster's staff and their credentials — ten, however many rows.
+    assert len(cold) == len(many) + 10, cold

@@ -87,15 +87,21 @@ def init_api_keys(app: Flask) -> None:
     limiter.init_app(app)
 
 
-def api_key_required(scope: str = "read") -> Callable[[T], T]:
-    """Require a valid key with ``scope`` on a view function, a method or a whole MethodView."""
+def api_key_required(scope: str = "read", *, autocommit: bool = False) -> Callable[[T], T]:
+    """Require a valid key with ``scope`` on a view function, a method or a whole MethodView.
+
+    ``autocommit=True`` is for hot reads that need no snapshot across their statements
+    (PostgreSQL's READ COMMITTED gives none anyway) and write at most one statement of their own
+    (the audit row of an audited read): on PostgreSQL each statement then commits by itself, with
+    no BEGIN and no COMMIT/ROLLBACK round trips.
+    """
     if scope not in API_SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
     def decorate(target: Any) -> Any:
         if isinstance(target, type):
             return _protect_method_view(target, scope)
-        return _protect(target, scope)
+        return _protect(target, scope, autocommit)
 
     return decorate
 
@@ -108,9 +114,11 @@ def _protect_method_view(view_class: type, scope: str) -> type:
     return view_class
 
 
-def _protect(func: Callable[..., Any], scope: str) -> Callable[..., Any]:
+def _protect(func: Callable[..., Any], scope: str, autocommit: bool = False) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if autocommit:
+            _autocommit_on_postgresql()
         key = authenticate(scope)
         actor = Actor("api_key", key.id, f"api-key:{key.name}", request.remote_addr or "")
         with acting_as(actor):
@@ -147,6 +155,13 @@ def authenticate(scope: str) -> ApiKeyInfo:
         _touch(info.id)
     g.api_key = info
     return info
+
+
+def _autocommit_on_postgresql() -> None:
+    """Run this request's statements in autocommit (the session has not started yet)."""
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _end_read_on_sqlite() -> None:

@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
+from flask import jsonify, request
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
@@ -21,7 +21,7 @@ from opsadmin.audit.service import audited_read
 from opsadmin.auth.apikeys import api_key_required
 from opsadmin.auth.idempotency import idempotent
 from opsadmin.bookings import courses, service
-from opsadmin.bookings.availability import availability
+from opsadmin.bookings.availability import MAX_DAYS, availability, availability_window
 from opsadmin.bookings.models import Appointment
 from opsadmin.bookings.schemas import (
     AppointmentPutSchema,
@@ -30,6 +30,7 @@ from opsadmin.bookings.schemas import (
     AppointmentStatusChangeSchema,
     AvailabilityQuerySchema,
     AvailabilitySchema,
+    AvailabilityWindowSchema,
     CourseBookedSchema,
     CourseOptionsQuerySchema,
     CourseProposalSchema,
@@ -147,7 +148,7 @@ class AppointmentItem(MethodView):
         _commit_keeping(appointment)
         return with_etag(appointment)
 
-    @api_key_required("read")
+    @api_key_required("read", autocommit=True)
     @blp.response(200, AppointmentSchema, headers=ETAG_HEADERS)
     @audited_read("Appointment")
     def get(self, external_id: str) -> tuple[Appointment, int, dict]:
@@ -187,15 +188,29 @@ class AppointmentList(MethodView):
         )
 
 
+WINDOW_DOC = (
+    f"One day (``date=``): the day's slots; a window (``from=``, ``to=``, at most {MAX_DAYS} "
+    "days): ``days``, one entry a day."
+)
+
+
 @blp.route("/locations/<code>/availability")
 class LocationAvailability(MethodView):
-    @api_key_required("read")
+    @api_key_required("read", autocommit=True)
     @blp.arguments(AvailabilityQuerySchema, location="query")
     @blp.response(200, AvailabilitySchema)
+    @blp.doc(responses={"200": {"description": WINDOW_DOC, "content": {"application/json": {
+        "schema": {"oneOf": [AvailabilitySchema, AvailabilityWindowSchema]}}}}})  # fmt: skip
     def get(self, args: dict[str, Any], code: str) -> Any:
         """Every 15-minute start with a free chair for ``duration`` minutes on the local date,
-        and the clinicians eligible for the kind there that day."""
-        return availability(db.session, code, args["date"], args["kind"], args["duration"])
+        and the clinicians eligible for the kind there that day; with ``from`` and ``to``, the
+        same for each day of the window (read at once)."""
+        if "date" in args:
+            return availability(db.session, code, args["date"], args["kind"], args["duration"])
+        window = availability_window(
+            db.session, code, args["from_"], args["to"], args["kind"], args["duration"]
+        )
+        return jsonify(AvailabilityWindowSchema().dump(window))
 
 
 @blp.route("/staff/<int:staff_id>/eligibility")

@@ -282,7 +282,7 @@ def _candidates(
         local_datetime(location, days[-1] + dt.timedelta(days=1), dt.time()),
     )
     slots = free_slots(session, location, days, "infusion", duration)
-    staff = eligible_staff_by_day(session, location.id, days, "infusion")
+    staff = eligible_staff_by_day(session, location.id, days, "infusion", location=location)
     patient = _patient_busy(session, referral.patient_ref, window)
     elsewhere = _busy_elsewhere(session, location.id, _ids(staff), window)
     found: dict[dt.date, ProposedSession] = {}

@@ -7,12 +7,35 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from opsadmin import master_cache
 from opsadmin.db import Base, TimestampMixin, enum_column, utcnow
 from opsadmin.labels import label
-from opsadmin.locations.models import Location
+from opsadmin.locations.models import (
+    Location,
+    LocationClosure,
+    OpeningHours,
+    SiteRegistration,
+    SiteRule,
+)
 from opsadmin.referrals.models import INDICATIONS, Referral
 from opsadmin.rooms.models import Room
-from opsadmin.staff.models import APPOINTMENT_KINDS, StaffMember
+from opsadmin.staff.models import (
+    APPOINTMENT_KINDS,
+    Credential,
+    CredentialRule,
+    StaffMember,
+    staff_location,
+)
+
+# What availability caches per worker (bookings/availability.py), the site's master data: a write
+# to any of these tables bumps the cache_version token in its transaction. Declared here, beside
+# the models every process imports, so that a worker that never serves availability still
+# invalidates the other workers' copies.
+master_cache.watch(
+    Location, OpeningHours, LocationClosure, SiteRegistration, SiteRule, Room, CredentialRule
+)
+# ... and the site rosters: who is assigned where, and their credentials.
+master_cache.watch(StaffMember, staff_location, Credential)
 
 APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show")
 FINAL_STATUSES = ("completed", "cancelled", "no_show")

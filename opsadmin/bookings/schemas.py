@@ -10,7 +10,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from opsadmin.bookings.availability import MAX_DURATION_MINUTES
+from opsadmin.bookings.availability import MAX_DAYS, MAX_DURATION_MINUTES
 from opsadmin.bookings.courses import DEFAULT_SESSION_MINUTES, MAX_COURSE_SESSIONS
 from opsadmin.bookings.models import APPOINTMENT_STATUSES, RISK_REASONS
 from opsadmin.referrals.models import INDICATIONS
@@ -105,13 +105,43 @@ class AppointmentQuerySchema(ma.Schema):
 
 
 class AvailabilityQuerySchema(Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "The location's local date."})
+    date = ma.fields.Date(
+        metadata={"description": "The location's local date (or give from and to)."}
+    )
+    from_ = ma.fields.Date(
+        data_key="from",
+        metadata={"description": f"First local date of a window of at most {MAX_DAYS} days."},
+    )
+    to = ma.fields.Date(metadata={"description": "Last local date of the window (inclusive)."})
     kind = ma.fields.String(required=True, validate=KIND)
     duration = ma.fields.Integer(
         required=True,
         validate=ma.validate.Range(min=1, max=MAX_DURATION_MINUTES),
         metadata={"description": "Minutes."},
     )
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def one_day_or_a_window(self, data: dict[str, Any], **kwargs: Any) -> None:
+        window = {"from": data.get("from_"), "to": data.get("to")}
+        given = [name for name, value in window.items() if value is not None]
+        if "date" in data and given:
+            raise ma.ValidationError({"date": ["Give date, or from and to, not both."]})
+        if "date" not in data and not given:
+            raise ma.ValidationError({"date": ["Give date, or from and to."]})
+        if "date" not in data and len(given) == 1:
+            raise ma.ValidationError(
+                {name: ["Give from and to."] for name in window if name not in given}
+            )
+        if len(given) == 2:
+            _check_window(window["from"], window["to"])
+
+
+def _check_window(first: dt.date, last: dt.date) -> None:
+    days = (last - first).days
+    if days < 0:
+        raise ma.ValidationError({"to": ["Must not be before from."]})
+    if days >= MAX_DAYS:
+        raise ma.ValidationError({"to": [f"At most {MAX_DAYS} days, from included."]})
 
 
 class AvailableSlotSchema(Schema):
@@ -134,11 +164,20 @@ class SlotList(ma.fields.List):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[dict] | None:
         if value is None:
             return None
+        # Every room shares the day's starts: each instant is written out once per response.
+        texts: dict[dt.datetime, str] = {}
+
+        def text(instant: dt.datetime) -> str:
+            found = texts.get(instant)
+            if found is None:
+                found = texts[instant] = _utc_text(instant)
+            return found
+
         return [
             {
                 "room_id": int(slot.room_id),
-                "starts_at": _utc_text(slot.starts_at),
-                "ends_at": _utc_text(slot.ends_at),
+                "starts_at": text(slot.starts_at),
+                "ends_at": text(slot.ends_at),
                 "free_chairs": int(slot.free_chairs),
             }
             for slot in value
@@ -163,6 +202,19 @@ class AvailabilitySchema(Schema):
     duration = ma.fields.Integer()
     slots = SlotList()
     eligible_staff = ma.fields.List(ma.fields.Nested(EligibleStaffSchema))
+
+
+class AvailabilityDaySchema(Schema):
+    date = ma.fields.Date()
+    slots = SlotList()
+    eligible_staff = ma.fields.List(ma.fields.Nested(EligibleStaffSchema))
+
+
+class AvailabilityWindowSchema(Schema):
+    location = ma.fields.Pluck(LocationCodeSchema, "code")
+    kind = ma.fields.String(validate=KIND)
+    duration = ma.fields.Integer()
+    days = ma.fields.List(ma.fields.Nested(AvailabilityDaySchema))
 
 
 class EligibilityQuerySchema(Schema):

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsadmin import master_cache
 from opsadmin.errors import NotFound
 from opsadmin.locations.models import Location
 from opsadmin.staff.models import (
@@ -38,6 +39,7 @@ from opsadmin.staff.models import (
 from opsadmin.staff.service import credential_status
 
 GOOD_STATUSES = ("valid", "expiring")
+_UNREAD = object()  # eligible_staff_by_day: the caller has not read the cache token
 # When several credentials of a kind fail, report the one closest to being good.
 _REASON_RANK = {"unverified": 0, "expired": 1}
 
@@ -71,35 +73,131 @@ def eligibility_many(
 
 
 def eligible_staff(session: Session, location_id: int, on: dt.date, kind: str) -> list[StaffMember]:
-    """The active staff assigned to the location who may take ``kind`` there on ``on``, by name."""
-    return eligible_staff_by_day(session, location_id, [on], kind)[on]
-
-
-def eligible_staff_by_day(
-    session: Session, location_id: int, days: Iterable[dt.date], kind: str
-) -> dict[dt.date, list[StaffMember]]:
-    """:func:`eligible_staff` for each of ``days``: the staff, rules and credentials are loaded
-    once (four queries however many days), then every day is judged in memory."""
+    """The active staff assigned to the location who may take ``kind`` there on ``on``, by name
+    (rows, read afresh; :func:`eligible_staff_by_day` answers from the cached roster)."""
     location = _location(session, location_id)
     assigned = sa.select(staff_location.c.staff_id).where(
         staff_location.c.location_id == location_id
     )
     staff = _staff_with_assignment(session, StaffMember.id.in_(assigned), location_id)
-    rules = _rules_by_role(session, kind, {s.role for s, _ in staff})
-    credentials = _credentials_by_staff(session, [s.id for s, _ in staff], rules)
     # The judged rows are kept here: the identity map holds rows only weakly, so fetching them
     # again by id would cost a query each.
-    found: dict[dt.date, list[StaffMember]] = {}
+    eligible = [
+        s for s, answer in _judge_all(session, staff, location, on, kind) if answer.eligible
+    ]
+    return sorted(eligible, key=lambda s: (s.name, s.id))
+
+
+def eligible_staff_by_day(
+    session: Session,
+    location_id: int,
+    days: Iterable[dt.date],
+    kind: str,
+    *,
+    location: Any = None,
+    version: int | None | object = _UNREAD,
+) -> dict[dt.date, list[StaffFacts]]:
+    """:func:`eligible_staff` for each of ``days``, judged in memory from the site's roster and
+    the credential rules, both cached per worker under the ``cache_version`` token (read here
+    unless the caller passes the ``version`` it read; ``location`` saves loading the site)."""
+    if location is None:
+        location = _location(session, location_id)
+    if version is _UNREAD:
+        version = master_cache.current_version(session)
+    staff = master_cache.cached(
+        session, ("roster", location_id), version, lambda: roster(session, location_id)
+    )
+    rules = master_cache.cached(
+        session, "credential_rules", version, lambda: credential_rules(session)
+    )
+    return eligible_on_days(staff, location, days, rules.get(kind, {}))
+
+
+@dataclass(frozen=True)
+class StaffFacts:
+    """A staff member as plain values (what judging and the API's staff lists need)."""
+
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class CredentialFacts:
+    """A credential as plain values; :func:`credential_status` reads it as it reads a row."""
+
+    kind: str
+    state: str | None
+    issued_on: dt.date
+    expires_on: dt.date
+    unverified: bool
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The staff assigned to a location and their credentials, as plain values (cacheable)."""
+
+    staff: tuple[StaffFacts, ...]
+    credentials: dict[int, tuple[CredentialFacts, ...]]
+
+
+def roster(session: Session, location_id: int) -> Roster:
+    """The location's assigned staff and every credential they hold, in two queries."""
+    assigned = sa.select(staff_location.c.staff_id).where(
+        staff_location.c.location_id == location_id
+    )
+    staff = session.execute(
+        sa.select(StaffMember.id, StaffMember.name, StaffMember.role, StaffMember.active).where(
+            StaffMember.id.in_(assigned)
+        )
+    )
+    members = tuple(StaffFacts(*row) for row in staff)
+    found: dict[int, list[CredentialFacts]] = defaultdict(list)
+    if members:
+        rows = session.execute(
+            sa.select(
+                Credential.staff_id, Credential.kind, Credential.state, Credential.issued_on,
+                Credential.expires_on, Credential.unverified,
+            ).where(Credential.staff_id.in_([m.id for m in members]))
+        )  # fmt: skip
+        for staff_id, *values in rows:
+            found[staff_id].append(CredentialFacts(*values))
+    return Roster(members, {k: tuple(v) for k, v in found.items()})
+
+
+def eligible_on_days(
+    staff: Roster, location: Any, days: Iterable[dt.date], rules: dict[str, tuple[str, ...]]
+) -> dict[dt.date, list[StaffFacts]]:
+    """Who of the roster may take the kind ``rules`` describe (role → credential kinds, as
+    :func:`credential_rules` gives them) at ``location`` (``state`` read) on each of ``days``,
+    by name. The same judgement as :func:`eligible_staff`, with no query."""
+    answer = {}
     for day in days:
         eligible = [
             s
-            for s, is_assigned in staff
+            for s in staff.staff
             if _judge(
-                s, is_assigned, location, day, rules.get(s.role, ()), credentials.get(s.id, [])
-            ).eligible
+                s, True, location, day, rules.get(s.role, ()), staff.credentials.get(s.id, ())
+            ).eligible  # fmt: skip
         ]
-        found[day] = sorted(eligible, key=lambda s: (s.name, s.id))
-    return found
+        answer[day] = sorted(eligible, key=lambda s: (s.name, s.id))
+    return answer
+
+
+def credential_rules(session: Session) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Every credential rule: appointment kind → role → required credential kinds (one query)."""
+    rows = session.execute(
+        sa.select(
+            CredentialRule.appointment_kind, CredentialRule.role, CredentialRule.credential_kind
+        ).order_by(CredentialRule.credential_kind)
+    )
+    found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for kind, role, credential_kind in rows:
+        found[kind][role].append(credential_kind)
+    return {
+        kind: {role: tuple(kinds) for role, kinds in roles.items()} for kind, roles in found.items()
+    }
 
 
 Question = tuple[int, Location, dt.date, str]  # staff id, location, local date, appointment kind
@@ -221,12 +319,12 @@ def _credentials_by_staff(
 
 
 def _judge(
-    staff: StaffMember,
+    staff: Any,
     assigned: bool,
-    location: Location,
+    location: Any,
     on: dt.date,
     required: tuple[str, ...],
-    credentials: list[Credential],
+    credentials: Iterable[Any],
 ) -> Eligibility:
     missing: list[dict[str, Any]] = []
     if not staff.active:
@@ -243,7 +341,7 @@ def _judge(
 
 
 def _credential_gap(
-    credential_kind: str, state: str, on: dt.date, credentials: list[Credential]
+    credential_kind: str, state: str, on: dt.date, credentials: Iterable[Any]
 ) -> dict[str, Any] | None:
     """None when a good credential of the kind (for the state, if state-issued) is held."""
     state_issued = credential_kind in STATE_CREDENTIAL_KINDS

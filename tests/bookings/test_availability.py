@@ -124,7 +124,7 @@ def test_unlicensed_site_offers_no_infusions_but_consults(session, chain):
 def test_eligible_staff_of_the_day_are_listed(session, chain):
     StaffFactory(role="coordinator", locations=[chain.grn])
     answer = availability(session, "GRN", DAY, "infusion", 60)
-    assert answer.eligible_staff == [chain.dr_in]
+    assert [s.id for s in answer.eligible_staff] == [chain.dr_in.id]
     assert availability(session, "CHI", DAY, "infusion", 60).eligible_staff == []
 
 

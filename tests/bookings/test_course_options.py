@@ -175,6 +175,9 @@ def test_a_course_is_found_past_a_stretch_where_it_would_break(session):
 
 
 def statements_for(session, referral_id: int, duration: int) -> int:
+    # Once unmeasured: the site's master data, roster and the rules are cached per worker after
+    # their first read (bookings/availability.py), so cold and warm calls differ by those reads.
+    course_options(session, referral_id, start_day=START, sessions=3, duration=duration, now=NOW)
     session.expire_all()
     with counted() as statements:
         course_options(
