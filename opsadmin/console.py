@@ -1,7 +1,7 @@
 """The console's secured base views: every console view of every feature derives from one of these.
 
 Access: anonymous users are sent to the login page; a signed-in user whose role is not allowed
-gets 403. Roles (DESIGN §8): ``admin`` (everything), ``ops_manager`` (edits, scoped to their
+gets 403. Roles: ``admin`` (everything), ``ops_manager`` (edits, scoped to their
 regions), ``regional_lead`` (read-only, own regions).
 
 :class:`MasterDataView` runs the feature's service validator on the object the form populated

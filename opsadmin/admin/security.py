@@ -1,4 +1,4 @@
-"""Security headers, CSP nonces and CSRF for every console response (DESIGN §8, CHECKLISTS SEC-HDR/CSRF).
+"""Security headers, CSP nonces and CSRF for every console response (CHECKLISTS SEC-HDR/CSRF).
 
 The console's own scripts carry a per-request nonce (flask-admin's ``csp_nonce_generator``); no
 inline script runs without it. The JSON API (``/api/``) authenticates with Bearer keys, never a

@@ -1,6 +1,6 @@
 """Console login: password, then TOTP (or its enrolment), server-side sessions, logout.
 
-Flow (DESIGN §8): ``POST /login`` with a correct password answers 303 to ``/login/totp`` or, for a
+Flow: ``POST /login`` with a correct password answers 303 to ``/login/totp`` or, for a
 user with no authenticator yet, to ``/login/totp/enrol``; when TOTP is not required for the user
 the password alone signs in. Every failure answers the same page, status and (argon2 on a dummy
 hash) roughly the same time; the 11th failure in the window, per account or per address, is 429.

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for the API's POSTs, per API key (DESIGN §6, IETF idempotency-key draft).
+"""``Idempotency-Key`` for the API's POSTs, per API key (IETF idempotency-key draft).
 
 Put :func:`idempotent` below ``api_key_required`` and above the smorest decorators, so the key is
 known and the stored body is the final response::

@@ -1,4 +1,4 @@
-"""Availability: the starts a booking could take at a location on a local day (DESIGN §6).
+"""Availability: the starts a booking could take at a location on a local day.
 
 Starts are every 15 minutes from each opening interval's start, ending by that interval's close,
 outside closures, in the active rooms suiting the kind; a start is listed only with at least one

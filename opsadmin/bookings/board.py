@@ -1,6 +1,6 @@
 """The day board of a site: its rooms' chairs over the opening hours, each appointment in a lane.
 
-Everything is local to the site (DESIGN §4): the day is the site's calendar day, the time axis is
+Everything is local to the site: the day is the site's calendar day, the time axis is
 its wall clock, and positions come from UTC instants, so a day the clocks change is drawn at its
 true length. The board is read in six statements whatever the number of appointments: the
 location with its hours, the day's location closures, the rooms, the room closures, the

@@ -40,7 +40,7 @@ master_cache.watch(StaffMember, staff_location, Credential)
 APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show")
 FINAL_STATUSES = ("completed", "cancelled", "no_show")
 ACTIVE_STATUSES = ("booked", "checked_in")
-# Why a future booking would be refused today (DESIGN §11.2), in the order they are reported.
+# Why a future booking would be refused today, in the order they are reported.
 RISK_REASONS = (
     "location_closed",
     "room_closed",

@@ -1,4 +1,4 @@
-"""Bookings at risk (DESIGN §11.2): future bookings that today's rules would refuse, and why.
+"""Bookings at risk: future bookings that today's rules would refuse, and why.
 
 A future (``starts_at`` ≥ now) booked or checked-in appointment is at risk when it would be
 refused today under the rules of its own date. :func:`judge` gives the reasons for any set of

@@ -1,4 +1,4 @@
-"""API schemas of appointments, availability and eligibility (DESIGN §6).
+"""API schemas of appointments, availability and eligibility.
 
 Request datetimes must carry an offset (a naive one is a 422); responses give UTC with ``Z``.
 """

@@ -1,4 +1,4 @@
-"""The booking rules (DESIGN §4, §11.1): create, reschedule and move the booking system's appointments.
+"""The booking rules: create, reschedule and move the booking system's appointments.
 
 Every rule is checked inside one transaction that starts by locking the room row, so concurrent
 bookings of the last chair serialise: PostgreSQL takes ``SELECT … FOR UPDATE`` on the room; SQLite
@@ -301,7 +301,7 @@ def check_rules(
     values: dict,
     exclude_id: int | None = None,
 ) -> None:
-    """Every rule of DESIGN §4 and §11.1 for putting ``booking`` in ``room`` (the room locked).
+    """Every booking rule for putting ``booking`` in ``room`` (the room locked).
 
     The order is the order of the answers: where the room is, whether it is open, whether a
     chair is free, who takes it, the site's licence, the clinician's and the patient's other

@@ -11,7 +11,7 @@ Two layers, both idempotent:
   adds none of it, because dates shifted to a later "today" would collide with the first run's
   bookings and break the capacity rule.
 
-The data keeps every booking rule of DESIGN §4 (room kinds, opening hours, capacity, eligible
+The data keeps every booking rule (room kinds, opening hours, capacity, eligible
 clinicians, licensed sites, referral states) although it is inserted through the ORM in bulk
 rather than the booking service, which would take minutes for ten thousand appointments.
 Patients are opaque references (``P-20931``); staff, providers and addresses are made up.

@@ -221,7 +221,7 @@ def _decide(
     if not approve:
         flags = [rng.choice(DECLINE_FLAGS)]
     elif rng.random() < 0.15:
-        # Approving with a flag needs a written override (DESIGN §4).
+        # Approving with a flag needs a written override.
         flags = ["kidney_disease"]
         override = (
             "Mild CKD stage 2; nephrology cleared; dose adjusted and renal panel each session."

@@ -1,4 +1,4 @@
-"""JSON API of regions and locations (DESIGN §6): reads for the booking system, writes for onboarding.
+"""JSON API of regions and locations: reads for the booking system, writes for onboarding.
 
 Views parse, call :mod:`opsadmin.locations.service` (every rule lives there), commit and present.
 """

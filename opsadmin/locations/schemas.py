@@ -1,4 +1,4 @@
-"""API schemas of regions and locations (DESIGN §6): what the booking and HR systems send and get."""
+"""API schemas of regions and locations: what the booking and HR systems send and get."""
 
 from __future__ import annotations
 

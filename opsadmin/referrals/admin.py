@@ -54,7 +54,7 @@ ACTION_LABELS = {
 
 
 class StalledFilter(BaseSQLAFilter):
-    """Stalled (or not) by the thresholds of DESIGN §5 — the API's and the reports' rule."""
+    """Stalled (or not) by the stalled thresholds — the API's and the reports' rule."""
 
     def __init__(self) -> None:
         super().__init__(Referral.status, "Stalled", options=(("1", "yes"), ("0", "no")))

@@ -1,4 +1,4 @@
-"""JSON API of referrals (DESIGN §6): create (Idempotency-Key), read with events, list, transitions.
+"""JSON API of referrals: create (Idempotency-Key), read with events, list, transitions.
 
 Views parse, call :mod:`opsadmin.referrals.service` (every rule lives there) and present; the
 POSTs' unit of work is committed by :func:`opsadmin.auth.idempotency.idempotent`.
@@ -68,7 +68,7 @@ class Referrals(MethodView):
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> sa.Select:
         """Referrals, newest first; filter by status, location (consult or treatment site),
-        indication, and ``stalled`` (DESIGN §5 thresholds). Events are on each referral's page."""
+        indication, and ``stalled`` (stalled thresholds). Events are on each referral's page."""
         return with_locations(service.filtered_referrals(db.session, **args))
 
     @api_key_required("write")

@@ -1,4 +1,4 @@
-"""API schemas of referrals, their events and screenings, and transition requests (DESIGN §6)."""
+"""API schemas of referrals, their events and screenings, and transition requests."""
 
 from __future__ import annotations
 

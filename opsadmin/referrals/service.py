@@ -1,4 +1,4 @@
-"""The referral state machine, screening, and the moves appointments drive (DESIGN §4).
+"""The referral state machine, screening, and the moves appointments drive.
 
 Every status change goes through :func:`move_referral`, which checks :data:`TRANSITIONS` and
 records a :class:`ReferralEvent`; creation records the event into ``received``.
@@ -444,7 +444,7 @@ AUTOMATIC_MOVES: tuple[tuple[str, str, Any, str], ...] = (
 def appointment_changed(
     session: Session, appointment, previous_status: str | None, previous_kind: str | None = None
 ) -> None:
-    """Move the appointment's referral as DESIGN §4 says (previous_status None = newly created).
+    """Move the appointment's referral as the referral rules say (previous_status None = newly created).
 
     Booking a consult → consult_scheduled; completing it → consulted; booking the first infusion
     → treatment_scheduled; completing it → in_treatment; completing the planned number →
@@ -507,7 +507,7 @@ def appointment_facts(session: Session, referral_id: int) -> AppointmentFacts:
 def stalled_filter(as_of: dt.datetime | None = None) -> sa.ColumnElement[bool]:
     """A SQL condition on :class:`Referral` true for referrals stalled at ``as_of`` (default now).
 
-    DESIGN §5, thresholds from configuration, each measured from ``status_changed_at`` (when the
+    the domain rules, thresholds from configuration, each measured from ``status_changed_at`` (when the
     referral entered its current status):
 
     - ``received`` for more than OPSADMIN_STALLED_RECEIVED_DAYS (7) days;

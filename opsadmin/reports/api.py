@@ -1,4 +1,4 @@
-"""JSON API of the reports feature (DESIGN §6): a week's utilisation of a location or a region."""
+"""JSON API of the reports feature: a week's utilisation of a location or a region."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ utilisation = Blueprint(
     "utilisation",
     __name__,
     url_prefix="/api/v1/utilisation",
-    description="Chair utilisation by ISO week (DESIGN §5).",
+    description="Chair utilisation by ISO week.",
 )
 forecast = Blueprint(
     "forecast",

@@ -1,4 +1,4 @@
-"""API schemas of the reports feature (DESIGN §6)."""
+"""API schemas of the reports feature."""
 
 from __future__ import annotations
 

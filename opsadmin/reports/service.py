@@ -1,4 +1,4 @@
-"""The report ledger (DESIGN §7): what is due, who builds it, what was sent.
+"""The report ledger: what is due, who builds it, what was sent.
 
 The database, not Redis, is the source of truth. Every step is a conditional UPDATE, so two
 workers, two cron ticks or a retried job can race without building a report twice or e-mailing a

@@ -1,4 +1,4 @@
-"""The utilisation report (DESIGN §5): chair-minutes available and booked per room, location, region.
+"""The utilisation report: chair-minutes available and booked per room, location, region.
 
 Cost follows the week's appointments, never the table, and the statements sent never grow with
 the chain. Python turns each location's opening hours into *slots*: one per open interval of a

@@ -1,4 +1,4 @@
-"""JSON API of rooms (DESIGN §6): a location's rooms for the booking system, room writes for admins.
+"""JSON API of rooms: a location's rooms for the booking system, room writes for admins.
 
 Views parse, call :mod:`opsadmin.rooms.service` (every rule lives there), commit and present.
 """
@@ -40,7 +40,7 @@ def load_room(room_id: int) -> Room:
 class LocationRooms(MethodView):
     @api_key_required("read")
     @blp.response(200, RoomSchema(many=True))
-    @blp.paginate(SelectPage)  # DESIGN §6: every list pages (page/page_size, X-Pagination)
+    @blp.paginate(SelectPage)  # every list pages (page/page_size, X-Pagination)
     def get(self, code: str) -> sa.Select:
         """The location's rooms by name, inactive ones included (``active`` says which)."""
         location = get_location(db.session, code)

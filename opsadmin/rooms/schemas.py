@@ -1,4 +1,4 @@
-"""API schemas of rooms and their maintenance closures (DESIGN §6)."""
+"""API schemas of rooms and their maintenance closures."""
 
 from __future__ import annotations
 

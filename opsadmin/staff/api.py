@@ -1,4 +1,4 @@
-"""JSON API of staff (DESIGN §6): who works where and can take what, and HR/credentialing writes.
+"""JSON API of staff: who works where and can take what, and HR/credentialing writes.
 
 Views parse, call :mod:`opsadmin.staff.service` / :mod:`opsadmin.staff.eligibility` (every rule
 lives there), commit and present.

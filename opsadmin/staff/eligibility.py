@@ -1,4 +1,4 @@
-"""Eligibility: may a staff member take an appointment kind at a location on a date (DESIGN §4)?
+"""Eligibility: may a staff member take an appointment kind at a location on a date?
 
 The answer comes from the CredentialRule rows (data, editable in the console): each rule says a
 role needs a credential kind for an appointment kind. A credential satisfies a rule when it is

@@ -1,4 +1,4 @@
-"""API schemas of staff members and their credentials (DESIGN §6)."""
+"""API schemas of staff members and their credentials."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from opsadmin.validation import (
 CREDENTIAL_STATUSES = ("unverified", "valid", "expiring", "expired")
 DEFAULT_WARNING_DAYS = 60
 
-# DESIGN §4: an infusion needs a clinician's state license and DEA registration for the site's
+# an infusion needs a clinician's state license and DEA registration for the site's
 # state, and ACLS; a consult (and a follow-up, treated as a consult) needs the state license.
 DEFAULT_RULES: tuple[tuple[str, str, str], ...] = tuple(
     (role, appointment_kind, credential_kind)
