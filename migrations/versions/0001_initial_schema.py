@@ -1,4 +1,4 @@
-"""Initial schema: every table of the domain (DESIGN §4), plus the default credential rules.
+"""Initial schema: every table of the domain, plus the default credential rules.
 
 Revision ID: 0001
 Revises:
@@ -413,7 +413,7 @@ def upgrade():
     _seed_default_credential_rules()
 
 
-# DESIGN §4 defaults, frozen here as data (a migration must not change when the code does):
+# The default credential rules, frozen here as data (a migration must not change when the code does):
 # an infusion needs the clinician's state license and DEA registration for the site's state
 # and ACLS; a consult, and a follow-up treated as a consult, needs the state license.
 _CLINICIAN_ROLES = ("physician", "crna", "nurse_practitioner")
